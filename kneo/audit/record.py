@@ -1,0 +1,49 @@
+"""Audit records, written in the same transaction as the change they describe."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from kneo.db import isoformat, utcnow
+from kneo.models import AuditEvent
+from kneo.redaction import redact
+
+
+def record_audit(
+    session: Session,
+    event_type: str,
+    *,
+    actor: str | None,
+    run_id: str | None = None,
+    continuation_id: str | None = None,
+    metadata: Mapping[str, Any] | None = None,
+    now: datetime | None = None,
+) -> AuditEvent:
+    """Add an audit event (metadata redacted) to the session; the caller commits."""
+    event = AuditEvent(
+        event_type=event_type,
+        actor=actor,
+        run_id=run_id,
+        continuation_id=continuation_id,
+        event_metadata=redact(dict(metadata or {})),
+        created_at=now or utcnow(),
+    )
+    session.add(event)
+    return event
+
+
+def audit_event_view(event: AuditEvent) -> dict[str, Any]:
+    """The contract's audit event shape."""
+    return {
+        "id": event.id,
+        "event_type": event.event_type,
+        "run_id": event.run_id,
+        "continuation_id": event.continuation_id,
+        "actor": event.actor,
+        "metadata": event.event_metadata,
+        "created_at": isoformat(event.created_at),
+    }

@@ -1,0 +1,34 @@
+"""The ``kneo`` command line."""
+
+from __future__ import annotations
+
+import logging
+
+import click
+
+from kneo import __version__
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", prog_name="kneo")
+def cli() -> None:
+    """Kneo Agent Platform."""
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+def serve(host: str, port: int) -> None:
+    """Start web, worker and beat in one process on the embedded default (SQLite, no servers)."""
+    from kneo.config import load_settings
+    from kneo.embedded import serve as serve_embedded
+
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    settings = load_settings()
+    if not settings.embedded:
+        raise click.UsageError("kneo serve runs the embedded platform; unset KNEO_SERV_BROKER_URL to use it.")
+    serve_embedded(settings, host, port)
+
+
+def main() -> None:
+    cli()

@@ -1,0 +1,209 @@
+"""Settings read from the environment (``KNEO_SERV_*``), validated once.
+
+This module is the single source of configuration for the web app, the Celery
+worker and beat (through ``celeryconfig.py``) and the CLI.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from kneo.auth.keys import ApiKeyRecord, parse_api_keys
+
+TRUTHY = frozenset({"1", "true", "yes", "on"})
+LOG_LEVELS = frozenset({"CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG"})
+DEFAULT_SQLITE_PATH = Path(".kneo") / "kneo_runs.sqlite"
+
+
+class ConfigError(RuntimeError):
+    """A setting is malformed; raised at startup."""
+
+
+def is_truthy(value: str | None) -> bool:
+    """Return True for the contract's truthy spellings."""
+    return value is not None and value.strip().lower() in TRUTHY
+
+
+def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = int(raw.strip())
+    except ValueError:
+        raise ConfigError(f"{name} must be an integer.") from None
+    if value <= 0:
+        raise ConfigError(f"{name} must be greater than zero.")
+    return value
+
+
+def _optional_days(env: Mapping[str, str], name: str) -> float | None:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return None
+    try:
+        value = float(raw.strip())
+    except ValueError:
+        raise ConfigError(f"{name} must be a number.") from None
+    if value < 0:
+        raise ConfigError(f"{name} must be zero or greater.")
+    return value
+
+
+def _positive_float(env: Mapping[str, str], name: str, default: float | None) -> float | None:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = float(raw.strip())
+    except ValueError:
+        raise ConfigError(f"{name} must be a number.") from None
+    if value <= 0:
+        raise ConfigError(f"{name} must be greater than zero.")
+    return value
+
+
+def _csv(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    raw = env.get(name) or ""
+    return tuple(item.strip() for item in raw.split(",") if item.strip())
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Request limits of contract §5."""
+
+    max_body_bytes: int = 1_048_576
+    max_input_chars: int = 20_000
+    max_human_content_chars: int = 20_000
+    max_inline_spec_bytes: int = 262_144
+    max_overrides_bytes: int = 65_536
+    max_metadata_bytes: int = 32_768
+    max_list_items: int = 100
+    max_path_chars: int = 4_096
+
+
+@dataclass(frozen=True)
+class Retention:
+    """Retention windows in days; None never prunes that category."""
+
+    runs_days: float | None = None
+    checkpoints_days: float | None = None
+    trace_days: float | None = None
+    audit_days: float | None = None
+    idempotency_days: float | None = None
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every setting the platform reads, with the contract's defaults."""
+
+    database_url: str | None = None
+    sqlite_path: Path = DEFAULT_SQLITE_PATH
+    broker_url: str = "memory://"
+    api_keys: tuple[ApiKeyRecord, ...] = ()
+    auth_enabled: bool = False
+    limits: Limits = field(default_factory=Limits)
+    request_logs: bool = True
+    log_level: str = "INFO"
+    client_timeout: float = 120.0
+    step_timeout_seconds: int = 300
+    lease_grace_seconds: int = 15
+    max_step_attempts: int = 5
+    reconcile_interval_seconds: float = 5.0
+    reconcile_stale_seconds: float = 5.0
+    retention: Retention = field(default_factory=Retention)
+    allowed_modules: tuple[str, ...] = ()
+    spec_root: Path = field(default_factory=Path.cwd)
+    health_providers: tuple[str, ...] = ()
+    health_mcp_secrets: tuple[str, ...] = ()
+    otel_enabled: bool = False
+    idempotency_ttl_seconds: int = 86_400
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        """The SQLAlchemy URL: PostgreSQL when configured, else the embedded SQLite file."""
+        if self.database_url:
+            url = self.database_url
+            for plain in ("postgres://", "postgresql://"):
+                if url.startswith(plain):
+                    url = "postgresql+psycopg2://" + url[len(plain) :]
+            return url
+        return f"sqlite:///{self.sqlite_path}"
+
+    @property
+    def embedded(self) -> bool:
+        """True when the platform runs without any external server."""
+        return self.broker_url.startswith("memory://")
+
+    def redacted_summary(self) -> dict[str, object]:
+        """A loggable view of the settings with no secret in it."""
+        return {
+            "database": "postgresql" if self.database_url else f"sqlite:{self.sqlite_path}",
+            "broker": self.broker_url.split("@")[-1],
+            "auth_enabled": self.auth_enabled,
+            "api_keys": len(self.api_keys),
+        }
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Build :class:`Settings` from the environment, raising :class:`ConfigError` on bad values."""
+    env = os.environ if environ is None else environ
+    try:
+        records = parse_api_keys(env.get("KNEO_SERV_API_KEYS"), env.get("KNEO_SERV_ADMIN_API_KEY"))
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    auth_enabled = is_truthy(env.get("KNEO_SERV_AUTH_ENABLED")) or bool(records)
+    if auth_enabled and not records:
+        raise ConfigError(
+            "KNEO service auth is enabled but no API keys are configured. "
+            "Set KNEO_SERV_API_KEYS or KNEO_SERV_ADMIN_API_KEY."
+        )
+    log_level = (env.get("KNEO_SERV_LOG_LEVEL") or "INFO").strip().upper()
+    if log_level not in LOG_LEVELS:
+        raise ConfigError(f"Invalid KNEO_SERV_LOG_LEVEL: {env.get('KNEO_SERV_LOG_LEVEL')}")
+    database_url = (env.get("KNEO_SERV_DATABASE_URL") or "").strip() or None
+    default_broker = "redis://127.0.0.1:6379/0" if database_url else "memory://"
+    state_dir = Path(env.get("KNEO_SERV_STATE_DIR") or ".kneo")
+    return Settings(
+        database_url=database_url,
+        sqlite_path=state_dir / DEFAULT_SQLITE_PATH.name,
+        broker_url=(env.get("KNEO_SERV_BROKER_URL") or "").strip() or default_broker,
+        api_keys=records,
+        auth_enabled=auth_enabled,
+        limits=_load_limits(env),
+        request_logs=(env.get("KNEO_SERV_REQUEST_LOGS") is None)
+        or is_truthy(env.get("KNEO_SERV_REQUEST_LOGS")),
+        log_level=log_level,
+        client_timeout=_positive_float(env, "KNEO_SERV_CLIENT_TIMEOUT", 120.0) or 120.0,
+        step_timeout_seconds=_positive_int(env, "KNEO_SERV_STEP_TIMEOUT_SECONDS", 300),
+        lease_grace_seconds=_positive_int(env, "KNEO_SERV_LEASE_GRACE_SECONDS", 15),
+        max_step_attempts=_positive_int(env, "KNEO_SERV_MAX_STEP_ATTEMPTS", 5),
+        reconcile_interval_seconds=_positive_float(env, "KNEO_SERV_RECONCILE_INTERVAL_SECONDS", 5.0) or 5.0,
+        reconcile_stale_seconds=_positive_float(env, "KNEO_SERV_RECONCILE_STALE_SECONDS", 5.0) or 5.0,
+        retention=Retention(
+            runs_days=_optional_days(env, "KNEO_SERV_RETENTION_RUNS_DAYS"),
+            checkpoints_days=_optional_days(env, "KNEO_SERV_RETENTION_CHECKPOINTS_DAYS"),
+            trace_days=_optional_days(env, "KNEO_SERV_RETENTION_TRACE_DAYS"),
+            audit_days=_optional_days(env, "KNEO_SERV_RETENTION_AUDIT_DAYS"),
+            idempotency_days=_optional_days(env, "KNEO_SERV_RETENTION_IDEMPOTENCY_DAYS"),
+        ),
+        allowed_modules=_csv(env, "KNEO_SERV_ALLOWED_MODULES"),
+        spec_root=Path(env.get("KNEO_SERV_SPEC_ROOT") or Path.cwd()).resolve(),
+        health_providers=_csv(env, "KNEO_SERV_HEALTH_PROVIDERS"),
+        health_mcp_secrets=_csv(env, "KNEO_SERV_HEALTH_MCP_SECRETS"),
+        otel_enabled=is_truthy(env.get("KNEO_SERV_OTEL_ENABLED")),
+        idempotency_ttl_seconds=_positive_int(env, "KNEO_SERV_IDEMPOTENCY_TTL_SECONDS", 86_400),
+    )
+
+
+def _load_limits(env: Mapping[str, str]) -> Limits:
+    defaults = Limits()
+    return Limits(
+        **{
+            name: _positive_int(env, f"KNEO_SERV_{name.upper()}", getattr(defaults, name))
+            for name in defaults.__dataclass_fields__
+        }
+    )

@@ -1,0 +1,44 @@
+"""The one place that sends step messages; called only after the transaction committed."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+
+from kneo.workflows.transitions import Dispatch, Transition
+
+log = logging.getLogger(__name__)
+
+STEP_TASK = "kneo.step.execute"
+STEP_QUEUE = "kneo.steps"
+HARD_LIMIT_GRACE_SECONDS = 10
+
+
+def send_steps(dispatches: Iterable[Dispatch]) -> int:
+    """Send one message per dispatch; a failure is logged and left to the reconcile sweep."""
+    from kneo.tasks.app import celery_app
+
+    sent = 0
+    for dispatch in dispatches:
+        try:
+            celery_app.send_task(
+                STEP_TASK,
+                args=[dispatch.step_run_id],
+                queue=STEP_QUEUE,
+                countdown=dispatch.countdown or None,
+                soft_time_limit=dispatch.timeout_seconds,
+                time_limit=dispatch.timeout_seconds + HARD_LIMIT_GRACE_SECONDS,
+                retry=True,
+                retry_policy={"max_retries": 2, "interval_start": 0.1, "interval_step": 0.2},
+            )
+            sent += 1
+        except Exception:  # noqa: BLE001 - the database keeps the step queued; reconcile resends
+            log.warning("dispatch of step %s failed; reconcile will resend", dispatch.step_run_id, exc_info=True)
+    return sent
+
+
+def after_commit(transition: Transition, notify: object | None = None) -> None:
+    """Dispatch the committed transition's steps and announce a settled run."""
+    send_steps(transition.dispatches)
+    if transition.settled_run_id and notify is not None:
+        notify.publish(transition.settled_run_id)  # type: ignore[attr-defined]

@@ -1,0 +1,58 @@
+"""The web application factory."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from kneo.config import Settings, load_settings
+from kneo.db import make_engine, make_session_factory
+from kneo.notify import notifier_for
+from kneo.web import audit, health, human, runs
+from kneo.web.context import close_db
+from kneo.web.errors import register_error_handlers
+from kneo.web.extensions import api
+from kneo.web.middleware import register_request_hooks
+
+BLUEPRINTS = (health.blp, runs.blp, human.blp, audit.blp)
+API_PREFIXES = ("", "/v1")
+
+
+def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Flask:
+    """Build the Flask app: settings, database, API blueprints at ``/`` and ``/v1``, error envelope."""
+    settings = settings or load_settings()
+    app = Flask("kneo")
+    app.config.update(
+        API_TITLE="Kneo Agent Platform API",
+        API_VERSION=_version(),
+        OPENAPI_VERSION="3.1.0",
+        OPENAPI_URL_PREFIX="/",
+        OPENAPI_JSON_PATH="openapi.json",
+        MAX_CONTENT_LENGTH=settings.limits.max_body_bytes,
+        JSON_SORT_KEYS=False,
+    )
+    engine = make_engine(settings)
+    if migrate:
+        from kneo import migrate as migrations
+
+        migrations.upgrade(engine)
+    app.extensions["kneo.settings"] = settings
+    app.extensions["kneo.engine"] = engine
+    app.extensions["kneo.sessions"] = make_session_factory(engine)
+    app.extensions["kneo.notifier"] = notifier_for(settings.broker_url)
+    app.teardown_appcontext(close_db)
+    api.init_app(app)
+    for blueprint in BLUEPRINTS:
+        for prefix in API_PREFIXES:
+            api.register_blueprint(blueprint, url_prefix=prefix or None, name=f"{blueprint.name}{prefix.replace('/', '_')}")
+    register_error_handlers(app)
+    register_request_hooks(app, settings)
+    from kneo.cli.admin import register_admin_commands
+
+    register_admin_commands(app)
+    return app
+
+
+def _version() -> str:
+    from kneo import __version__
+
+    return __version__

@@ -1,0 +1,31 @@
+"""Audit listing (contract §1.10)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response
+from flask.views import MethodView
+
+from kneo.audit.record import audit_event_view
+from kneo.web.auth import require_scope
+from kneo.web.context import db
+from kneo.web.extensions import Blueprint
+from kneo.web.responses import json_response
+from kneo.web.schemas import AuditQuerySchema
+from kneo.workflows import queries
+
+blp = Blueprint("audit", __name__, description="The audit trail, newest first.")
+
+
+@blp.route("/audit-events")
+class AuditEvents(MethodView):
+    @require_scope("audit:read")
+    @blp.arguments(AuditQuerySchema, location="query")
+    @blp.response(200)
+    def get(self, query: dict[str, Any]) -> Response:
+        """List audit events (filters AND-combined)."""
+        events = queries.list_audit(db(), query.get("event_type"), query.get("run_id"), query["limit"],
+                                    query["offset"])
+        items = [audit_event_view(e) for e in events]
+        return json_response({"events": items, "count": len(items)})

@@ -1,0 +1,115 @@
+"""Health, liveness and readiness (contract §1.2, §6) plus the broker check."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response
+from flask.views import MethodView
+from sqlalchemy import func, select
+
+from kneo import __version__
+from kneo.errors import ServiceUnavailable
+from kneo.models import Run, StepRun, StepStatus
+from kneo.secrets import provider_reference, extra_reference
+from kneo.web.context import db, settings
+from kneo.web.extensions import Blueprint
+from kneo.web.responses import json_response
+
+blp = Blueprint("health", __name__, description="Health and readiness probes (no key needed).")
+SERVICE = "kneo-serv-platform"
+
+
+def health_body(metadata: dict[str, Any]) -> dict[str, Any]:
+    return {"ok": True, "service": SERVICE, "version": __version__, "metadata": metadata}
+
+
+@blp.route("/healthz")
+class Healthz(MethodView):
+    @blp.response(200)
+    def get(self) -> Response:
+        """Static health answer; touches no storage."""
+        return json_response(health_body({"status": "healthy"}), redacted=True)
+
+
+@blp.route("/livez")
+class Livez(MethodView):
+    @blp.response(200)
+    def get(self) -> Response:
+        """Static liveness answer."""
+        return json_response(health_body({"status": "alive"}), redacted=True)
+
+
+def _check(name: str, probe: Any) -> dict[str, Any]:
+    try:
+        return {"name": name, "ok": True, **(probe() or {})}
+    except Exception as exc:  # noqa: BLE001 - a failing probe is reported, not raised
+        return {"name": name, "ok": False, "error": type(exc).__name__, "message": str(exc).splitlines()[0][:300]}
+
+
+def _store() -> dict[str, Any]:
+    db().execute(select(Run.id).limit(1)).all()
+    return {}
+
+
+def _queue() -> dict[str, Any]:
+    rows = db().execute(
+        select(StepRun.status, func.count()).where(StepRun.status.in_(StepStatus.OPEN)).group_by(StepRun.status)
+    ).all()
+    counts = dict(rows)
+    return {
+        "kind": "PostgreSQL" if settings().database_url else "SQLite",
+        "durable": True,
+        "queued": counts.get("queued", 0) + counts.get("retrying", 0),
+        "running": counts.get("running", 0),
+        "failed": 0,
+    }
+
+
+def _broker() -> dict[str, Any]:
+    from kneo.tasks.app import celery_app
+
+    url = settings().broker_url
+    if url.startswith("memory://"):
+        return {"kind": "memory", "embedded": True}
+    with celery_app.connection_for_write() as connection:
+        connection.ensure_connection(max_retries=1, timeout=2)
+    return {"kind": url.split("://")[0]}
+
+
+def _secrets(names: tuple[str, ...], reference: Any) -> dict[str, Any]:
+    if not names:
+        return {"configured": False}
+    items = {name: reference(name) for name in names}
+    if not all(item["present"] for item in items.values()):
+        raise_missing = {"items": items}
+        return {"ok": False, **raise_missing}
+    return {"items": items}
+
+
+def readiness() -> tuple[bool, dict[str, Any]]:
+    checks = {
+        "api": {"name": "api", "ok": True, "status": "ready"},
+        "run_state_store": _check("run_state_store", _store),
+        "continuation_store": _check("continuation_store", _store),
+        "queue": _check("queue", _queue),
+        "broker": _check("broker", _broker),
+        "runtime_registry": {"name": "runtime_registry", "ok": True, "count": 1, "names": ["bridge"]},
+        "tool_registry": {"name": "tool_registry", "ok": True, "count": 0, "names": []},
+        "providers": {"name": "providers", "ok": True, **_secrets(settings().health_providers, provider_reference)},
+        "mcp": {"name": "mcp", "ok": True, **_secrets(settings().health_mcp_secrets, extra_reference)},
+    }
+    db().rollback()
+    ready = all(check.get("ok", True) for check in checks.values())
+    return ready, {"ready": ready, "manager": "PlatformManager", "checks": checks}
+
+
+@blp.route("/readyz")
+class Readyz(MethodView):
+    @blp.response(200)
+    def get(self) -> Response:
+        """Ready iff the database, the queue table and the broker answer."""
+        ready, metadata = readiness()
+        if not ready:
+            raise ServiceUnavailable("One or more readiness checks failed.", code="not_ready", metadata=metadata)
+        return json_response(health_body(metadata))

@@ -1,0 +1,68 @@
+"""Request hooks: body limit before auth, request id, one JSON log line per request."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import uuid
+
+from flask import Flask, Response, g, request
+
+from kneo.config import Settings
+from kneo.redaction import redact
+from kneo.web.errors import envelope
+
+log = logging.getLogger("kneo_serv.service")
+_CONTEXT_PREFIXES = (("/runs/", "run_id"), ("/human-tasks/", "continuation_id"))
+
+
+def register_request_hooks(app: Flask, settings: Settings) -> None:
+    """Install the hooks; logging is configured by the process (gunicorn/celery), not here."""
+    limit = settings.limits.max_body_bytes
+    log_requests = settings.request_logs
+    level = logging.getLevelName(settings.log_level)
+
+    @app.before_request
+    def start_request() -> Response | None:
+        g.kneo_started = time.perf_counter()
+        g.kneo_request_id = request.headers.get("X-Request-ID") or str(uuid.uuid4())
+        length = request.content_length
+        if length is not None and length > limit:
+            return envelope(
+                413,
+                {"error": "payload_too_large", "message": f"Request body exceeds maximum size of {limit} bytes.",
+                 "max_body_bytes": limit},
+            )
+        return None
+
+    @app.after_request
+    def finish_request(response: Response) -> Response:
+        request_id = g.get("kneo_request_id") or str(uuid.uuid4())
+        response.headers["X-Request-ID"] = request_id
+        if log_requests and log.isEnabledFor(level):
+            log.log(level, json.dumps(_log_record(response, request_id), sort_keys=True))
+        return response
+
+
+def _log_record(response: Response, request_id: str) -> dict[str, object]:
+    started = g.get("kneo_started") or time.perf_counter()
+    record: dict[str, object] = {
+        "event": "http_request",
+        "request_id": request_id,
+        "method": request.method,
+        "path": request.path,
+        "status_code": response.status_code,
+        "duration_ms": round((time.perf_counter() - started) * 1000, 3),
+        "client_ip": request.headers.get("X-Forwarded-For", request.remote_addr or "").split(",")[0].strip(),
+    }
+    if request.user_agent.string:
+        record["user_agent"] = request.user_agent.string
+    path = request.path[3:] if request.path.startswith("/v1/") else request.path
+    for prefix, name in _CONTEXT_PREFIXES:
+        if path.startswith(prefix):
+            record[name] = path[len(prefix) :].split("/", 1)[0]
+    principal = g.get("kneo_principal")
+    if principal is not None:
+        record["principal"] = principal.name
+    return redact(record)  # type: ignore[no-any-return]

@@ -1,0 +1,278 @@
+"""Run routes (contract §1.3–§1.7)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from flask import Response
+from flask.views import MethodView
+
+from kneo import specs
+from kneo.db import transaction, utcnow
+from kneo.errors import BadRequest
+from kneo.models import Run, RunStatus
+from kneo.tasks.dispatch import after_commit
+from kneo.web.auth import current_principal, require_scope
+from kneo.web.context import db, notifier, settings
+from kneo.web.extensions import Blueprint
+from kneo.web.idempotency import idempotent
+from kneo.web.responses import json_response
+from kneo.web.schemas import (
+    CheckpointQuerySchema,
+    DiffQuerySchema,
+    RunCreateSchema,
+    RunListQuerySchema,
+    TraceQuerySchema,
+)
+from kneo.workflows import queries, replay
+from kneo.workflows.runs import RunRequest, cancel_run, continue_run, get_run, submit_run
+from kneo.workflows.transitions import Transition
+from kneo.workflows.views import checkpoint_view, run_state, run_status_view, trace_event_view
+
+blp = Blueprint("runs", __name__, description="Runs: create, inspect, cancel, continue.")
+
+
+def run_request(body: dict[str, Any]) -> RunRequest:
+    if body.get("spec") is None and not body.get("spec_path"):
+        raise BadRequest("Either spec_path or spec must be provided.", code="ValueError")
+    return RunRequest(
+        input=body["input"],
+        spec=body.get("spec"),
+        spec_path=body.get("spec_path"),
+        target=body.get("target", "workflow"),
+        environment=body.get("environment"),
+        overlays=tuple(body.get("overlays") or ()),
+        overrides=body.get("overrides") or {},
+        async_mode=bool(body.get("async_mode")),
+        metadata=body.get("metadata") or {},
+        timeout_seconds=body.get("timeout_seconds"),
+    )
+
+
+def wait_until_settled(run_id: str, timeout: float) -> None:
+    """Wait for the run to be terminal or blocked (notification first, database as a fallback)."""
+    deadline = time.monotonic() + timeout
+    event = notifier().register(run_id)
+    try:
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return
+            if event.wait(min(remaining, 1.0)):
+                return
+            session = db()
+            session.expire_all()
+            status = session.query(Run.status).filter(Run.id == run_id).scalar()
+            session.rollback()
+            if status in RunStatus.SETTLED:
+                return
+    finally:
+        notifier().unregister(run_id, event)
+
+
+def result_metadata(run: Run) -> dict[str, Any]:
+    """The run-result metadata of a synchronous answer."""
+    workflow = (run.plan.get("workflows") or {}).get(run.plan.get("root_workflow") or "")
+    started = run.started_at or run.created_at
+    finished = run.completed_at or utcnow()
+    metadata: dict[str, Any] = {
+        "sdk": "kneo",
+        "runtime_mode": "bridge",
+        "agent_name": run.agent_name,
+        "duration_ms": round((finished - started).total_seconds() * 1000, 3),
+        "trace_event_count": run.trace_event_count,
+    }
+    if workflow and run.workflow_kind == "workflow":
+        metadata.update(
+            workflow={"name": workflow["name"], "type": workflow["type"], "visited_steps": list(run.visited_steps)},
+            workflow_type=workflow["type"],
+            workflow_description=workflow.get("description"),
+            workflow_steps=[s["id"] for s in workflow.get("steps", [])],
+            variables=dict(run.variables or {}),
+        )
+    if run.status == RunStatus.BLOCKED:
+        metadata.update(
+            human_intervention_required=True,
+            continuation_id=run.continuation_id,
+            request=run.pending_human_request,
+            pending_step_id=run.current_step_id,
+        )
+    return metadata
+
+
+def create_response(run: Run, async_mode: bool) -> dict[str, Any]:
+    """The RunCreateResponse shape."""
+    blocked = run.status == RunStatus.BLOCKED
+    return {
+        "run_id": run.id,
+        "status": run.status,
+        "output_text": None if async_mode else run.output_text,
+        "human_intervention_required": blocked and not async_mode,
+        "continuation_id": run.continuation_id if blocked and not async_mode else None,
+        "metadata": dict(run.run_metadata) if async_mode else result_metadata(run),
+        "error": run.error,
+    }
+
+
+def start_run(body: dict[str, Any], audit_type: str, force_sync: bool = False) -> tuple[dict[str, Any], int]:
+    """Create, dispatch and (for sync runs) wait; shared by POST /runs and POST /specs/run."""
+    request = run_request(body)
+    async_mode = request.async_mode and not force_sync
+    session = db()
+    with transaction(session):
+        run, transition = submit_run(
+            session, request, current_principal().name, settings(), utcnow(), audit_type
+        )
+    return finish_transition(run, transition, async_mode), 200
+
+
+def finish_transition(run: Run, transition: Transition, async_mode: bool) -> dict[str, Any]:
+    """Dispatch after commit; wait for sync answers; build the create response."""
+    after_commit(transition, notifier())
+    if not async_mode and run.status not in RunStatus.SETTLED:
+        wait_until_settled(run.id, settings().client_timeout)
+        session = db()
+        session.expire_all()
+        run = get_run(session, run.id)
+        session.rollback()
+    return create_response(run, async_mode)
+
+
+@blp.route("/runs")
+class Runs(MethodView):
+    @require_scope("runs:read")
+    @blp.arguments(RunListQuerySchema, location="query")
+    @blp.response(200)
+    def get(self, query: dict[str, Any]) -> Response:
+        """List runs (filter by status; sort and paginate in SQL)."""
+        page = queries.Page(query["limit"], query["offset"], query["sort_by"], query["sort_order"])
+        runs, total = queries.list_runs(db(), query.get("status"), page)
+        items = [run_state(r) for r in runs]
+        return json_response({"runs": items, **page.meta(len(items), total)})
+
+    @require_scope("runs:write")
+    @blp.arguments(RunCreateSchema)
+    @blp.response(200)
+    def post(self, body: dict[str, Any]) -> Response:
+        """Create a run (sync waits until completed or blocked; async returns at once)."""
+        return idempotent("runs:create", body, lambda: start_run(body, "run.created"))
+
+
+@blp.route("/runs/<run_id>")
+class RunItem(MethodView):
+    @require_scope("runs:read")
+    @blp.response(200)
+    def get(self, run_id: str) -> Response:
+        """One run's status."""
+        return json_response(run_status_view(get_run(db(), run_id)))
+
+
+@blp.route("/runs/<run_id>/cancel")
+class RunCancel(MethodView):
+    @require_scope("runs:write")
+    @blp.response(200)
+    def post(self, run_id: str) -> Response:
+        """Cancel a run; a terminal run is returned unchanged."""
+        session = db()
+        with transaction(session):
+            run, _changed = cancel_run(session, run_id, current_principal().name, utcnow())
+        notifier().publish(run.id)
+        return json_response(run_status_view(run))
+
+
+@blp.route("/runs/<run_id>/continue")
+class RunContinue(MethodView):
+    @require_scope("runs:write")
+    @blp.response(200)
+    def post(self, run_id: str) -> Response:
+        """Continue a failed sequential run from its last completed step."""
+        session = db()
+        with transaction(session):
+            run, transition = continue_run(session, run_id, current_principal().name, settings(), utcnow())
+        return json_response(finish_transition(run, transition, async_mode=False))
+
+
+@blp.route("/runs/<run_id>/trace")
+class RunTrace(MethodView):
+    @require_scope("runs:read")
+    @blp.arguments(TraceQuerySchema, location="query")
+    @blp.response(200)
+    def get(self, query: dict[str, Any], run_id: str) -> Response:
+        """The run's trace events."""
+        session = db()
+        get_run(session, run_id)
+        page = queries.Page(query["limit"], query["offset"], query["sort_by"], query["sort_order"])
+        events, total = queries.list_trace(session, run_id, query.get("event_type"), page)
+        items = [trace_event_view(e) for e in events]
+        return json_response({"run_id": run_id, "events": items, **page.meta(len(items), total)})
+
+
+@blp.route("/runs/<run_id>/checkpoints")
+class RunCheckpoints(MethodView):
+    @require_scope("runs:read")
+    @blp.arguments(CheckpointQuerySchema, location="query")
+    @blp.response(200)
+    def get(self, query: dict[str, Any], run_id: str) -> Response:
+        """The run's checkpoints (404 for an unknown run)."""
+        session = db()
+        get_run(session, run_id)
+        page = queries.Page(query["limit"], query["offset"], query["sort_by"], query["sort_order"])
+        cps, total = queries.list_checkpoints(session, run_id, query.get("type"), page)
+        items = [checkpoint_view(c) for c in cps]
+        return json_response({"run_id": run_id, "checkpoints": items, **page.meta(len(items), total)})
+
+
+@blp.route("/runs/<run_id>/checkpoints/diff")
+class RunCheckpointDiff(MethodView):
+    @require_scope("runs:read")
+    @blp.arguments(DiffQuerySchema, location="query")
+    @blp.response(200)
+    def get(self, query: dict[str, Any], run_id: str) -> Response:
+        """Differences between two checkpoints (default: the last two)."""
+        session = db()
+        run = get_run(session, run_id)
+        diff = replay.checkpoint_diff(session, run, query.get("from_sequence"), query.get("to_sequence"))
+        return json_response(diff, redacted=True)
+
+
+@blp.route("/runs/<run_id>/replay")
+class RunReplay(MethodView):
+    @require_scope("runs:read")
+    @blp.response(200)
+    def get(self, run_id: str) -> Response:
+        """The run's checkpoint timeline and replay context."""
+        session = db()
+        return json_response(replay.replay_view(session, get_run(session, run_id)), redacted=True)
+
+
+@blp.route("/runs/<run_id>/recovery")
+class RunRecovery(MethodView):
+    @require_scope("runs:read")
+    @blp.response(200)
+    def get(self, run_id: str) -> Response:
+        """What recovery would start from."""
+        session = db()
+        return json_response(replay.recovery_view(session, get_run(session, run_id)), redacted=True)
+
+
+@blp.route("/runs/<run_id>/policy-report")
+class RunPolicyReport(MethodView):
+    @require_scope("specs:read")
+    @blp.response(200)
+    def get(self, run_id: str) -> Response:
+        """The policy report of the spec the run was created from."""
+        from kneo.audit.record import record_audit
+
+        session = db()
+        run = get_run(session, run_id)
+        raw = run.run_metadata.get("spec")
+        if raw is None and run.run_metadata.get("spec_path"):
+            raw = specs.load_document(None, run.run_metadata["spec_path"], spec_root=settings().spec_root)
+        if raw is None:
+            raise BadRequest("Run has no stored spec to report on.", code="ValueError")
+        result = specs.policy_report(raw, allowed_modules=settings().allowed_modules)
+        with transaction(session):
+            record_audit(session, "spec.policy_reported", actor=current_principal().name, run_id=run.id,
+                         metadata={"valid": result["valid"], "source": "run"})
+        return json_response(result)

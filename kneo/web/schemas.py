@@ -1,0 +1,142 @@
+"""Marshmallow schemas: request bodies and query strings (limits of contract §5)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flask import current_app
+from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
+
+
+def _limits() -> Any:
+    return current_app.extensions["kneo.settings"].limits
+
+
+def _serialized_size(value: Any) -> int:
+    return len(json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str).encode())
+
+
+class StrictSchema(Schema):
+    """Unknown fields are rejected."""
+
+    class Meta:
+        unknown = RAISE
+
+
+class RunCreateSchema(StrictSchema):
+    input = fields.String(required=True)
+    spec_path = fields.String(load_default=None, allow_none=True)
+    spec = fields.Dict(load_default=None, allow_none=True)
+    target = fields.String(load_default="workflow", validate=validate.OneOf(["agent", "workflow"]))
+    environment = fields.String(load_default=None, allow_none=True)
+    overlays = fields.List(fields.String(), load_default=list)
+    overrides = fields.Dict(load_default=dict)
+    async_mode = fields.Boolean(load_default=False)
+    metadata = fields.Dict(load_default=dict)
+    timeout_seconds = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(min=1))
+
+    @validates_schema
+    def check_limits(self, data: dict[str, Any], **_: Any) -> None:
+        limits = _limits()
+        errors: dict[str, list[str]] = {}
+
+        def fail(field: str, message: str) -> None:
+            errors.setdefault(field, []).append(message)
+
+        if len(data.get("input") or "") > limits.max_input_chars:
+            fail("input", f"Value error, input exceeds maximum length of {limits.max_input_chars} characters.")
+        for name in ("spec_path", "environment"):
+            if data.get(name) and len(data[name]) > limits.max_path_chars:
+                fail(name, f"Value error, {name} exceeds maximum length of {limits.max_path_chars} characters.")
+        overlays = data.get("overlays") or []
+        if len(overlays) > limits.max_list_items:
+            fail("overlays", f"Value error, overlays exceeds maximum item count of {limits.max_list_items}.")
+        if any(len(o) > limits.max_path_chars for o in overlays):
+            fail("overlays", "Value error, overlay path exceeds maximum length.")
+        for name, limit in (
+            ("spec", limits.max_inline_spec_bytes),
+            ("overrides", limits.max_overrides_bytes),
+            ("metadata", limits.max_metadata_bytes),
+        ):
+            if data.get(name) is not None and _serialized_size(data[name]) > limit:
+                fail(name, f"Value error, {name} exceeds maximum serialized size of {limit} bytes.")
+        if errors:
+            raise ValidationError(errors)
+
+
+class HumanResumeSchema(StrictSchema):
+    request_id = fields.String(required=True)
+    decision = fields.String(
+        required=True, validate=validate.OneOf(["approved", "rejected", "edited", "selected", "provided"])
+    )
+    content = fields.String(load_default=None, allow_none=True)
+    selected_option = fields.String(load_default=None, allow_none=True)
+    metadata = fields.Dict(load_default=dict)
+
+    @validates_schema
+    def check_limits(self, data: dict[str, Any], **_: Any) -> None:
+        limits = _limits()
+        errors: dict[str, list[str]] = {}
+        if data.get("content") and len(data["content"]) > limits.max_human_content_chars:
+            errors["content"] = [
+                f"Value error, content exceeds maximum length of {limits.max_human_content_chars} characters."
+            ]
+        for name in ("request_id", "selected_option"):
+            if data.get(name) and len(data[name]) > limits.max_path_chars:
+                errors[name] = ["Value error, human task field exceeds maximum length."]
+        if _serialized_size(data.get("metadata") or {}) > limits.max_metadata_bytes:
+            errors["metadata"] = [f"Value error, metadata exceeds maximum serialized size of {limits.max_metadata_bytes} bytes."]
+        if errors:
+            raise ValidationError(errors)
+
+
+class PageQuerySchema(StrictSchema):
+    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))
+    offset = fields.Integer(load_default=0, validate=validate.Range(min=0, max=10000))
+    sort_order = fields.String(load_default="desc", validate=validate.OneOf(["asc", "desc"]))
+
+
+class RunListQuerySchema(PageQuerySchema):
+    status = fields.String(load_default=None)
+    sort_by = fields.String(load_default="updated_at")
+
+
+class CheckpointQuerySchema(PageQuerySchema):
+    type = fields.String(load_default=None)
+    sort_by = fields.String(load_default="sequence")
+    sort_order = fields.String(load_default="asc", validate=validate.OneOf(["asc", "desc"]))
+
+
+class TraceQuerySchema(PageQuerySchema):
+    event_type = fields.String(load_default=None)
+    sort_by = fields.String(load_default="timestamp")
+    sort_order = fields.String(load_default="asc", validate=validate.OneOf(["asc", "desc"]))
+
+
+class DiffQuerySchema(StrictSchema):
+    from_sequence = fields.Integer(load_default=None, validate=validate.Range(min=1))
+    to_sequence = fields.Integer(load_default=None, validate=validate.Range(min=1))
+
+
+class HumanTaskQuerySchema(PageQuerySchema):
+    run_id = fields.String(load_default=None)
+    workflow_kind = fields.String(load_default=None)
+    status = fields.String(load_default=None)
+    escalated = fields.Boolean(load_default=None, allow_none=True)
+    sort_by = fields.String(load_default="id")
+    sort_order = fields.String(load_default="asc", validate=validate.OneOf(["asc", "desc"]))
+
+
+class AuditQuerySchema(StrictSchema):
+    event_type = fields.String(load_default=None)
+    run_id = fields.String(load_default=None)
+    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))
+    offset = fields.Integer(load_default=0, validate=validate.Range(min=0, max=10000))
+
+
+class AnyObjectSchema(Schema):
+    """A free-form JSON object response (documented as such)."""
+
+    class Meta:
+        unknown = RAISE

@@ -1,0 +1,133 @@
+"""Human-task use cases: resume a paused step exactly once."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
+
+from kneo.audit.record import record_audit
+from kneo.db import is_sqlite
+from kneo.errors import Conflict, NotFound, Unprocessable
+from kneo.models import HumanTask, RunStatus
+from kneo.workflows import engine
+from kneo.workflows.recording import add_checkpoint
+from kneo.workflows.transitions import Transition, apply_decision, lock_run
+
+
+@dataclass(frozen=True)
+class Resume:
+    """A reviewer's decision."""
+
+    request_id: str
+    decision: str
+    content: str | None = None
+    selected_option: str | None = None
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+
+
+def decision_text(resume: Resume, current_input: str) -> str:
+    """The text the next step receives (spec-format §7.3)."""
+    if resume.decision == "rejected":
+        return f"Rejected by human reviewer: {resume.content or ''}"
+    if resume.decision == "selected":
+        return resume.selected_option or resume.content or current_input
+    if resume.decision in ("edited", "provided"):
+        return resume.content or current_input
+    return current_input
+
+
+def lock_task(session: Session, task_id: str) -> HumanTask:
+    """Lock the task row without waiting; a concurrent resume gets 409 ``resource_locked``."""
+    stmt = select(HumanTask).where(HumanTask.id == task_id)
+    if not is_sqlite(session):
+        stmt = stmt.with_for_update(nowait=True)
+    try:
+        task = session.execute(stmt).scalar_one_or_none()
+    except OperationalError as exc:
+        if "could not obtain lock" in str(exc) or "lock" in str(exc.orig).lower():
+            raise Conflict(
+                f"Resource is already locked: continuation:{task_id}",
+                code="resource_locked",
+                resource=f"continuation:{task_id}",
+            ) from None
+        raise
+    if task is None:
+        raise NotFound(f"'Unknown continuation: {task_id}'", code="KeyError")
+    return task
+
+
+def _validate(task: HumanTask, resume: Resume, run_status: str) -> None:
+    if task.status != "pending":
+        raise Conflict(
+            f"Human task {task.id} is already {task.status}.", code="human_task_resolved", status=task.status
+        )
+    if run_status != RunStatus.BLOCKED:
+        raise Conflict(f"Run {task.run_id} is {run_status}, not blocked.", code="run_not_blocked", status=run_status)
+    if resume.request_id != task.request_id:
+        raise Unprocessable("request_id does not match the pending request.", code="request_id_mismatch")
+    options = task.request.get("options")
+    if resume.decision == "selected":
+        if not (resume.selected_option or resume.content):
+            raise Unprocessable("A 'selected' decision needs selected_option.", code="option_required")
+        if options and resume.selected_option not in options:
+            raise Unprocessable(
+                f"selected_option must be one of {options}.", code="unknown_option", options=list(options)
+            )
+
+
+def resume_task(
+    session: Session, task_id: str, resume: Resume, actor: str | None, now: datetime, default_timeout: int
+) -> tuple[HumanTask, Transition]:
+    """Record the decision and continue the run from the paused step."""
+    task = lock_task(session, task_id)
+    run = lock_run(session, task.run_id)
+    _validate(task, resume, run.status)
+    text = decision_text(resume, task.current_input or "")
+    task.status = "resolved"
+    task.decision = resume.decision
+    task.decision_content = resume.content
+    task.selected_option = resume.selected_option
+    task.reviewer = actor
+    task.decision_metadata = dict(resume.metadata)
+    task.resolved_at = now
+    task.updated_at = now
+    run.status = RunStatus.RUNNING
+    run.pending_human_request = None
+    resolution = {
+        "continuation_id": task.id,
+        "request_id": task.request_id,
+        "decision": resume.decision,
+        "reviewer": actor,
+        "selected_option": resume.selected_option,
+        "has_content": resume.content is not None,
+        "reviewer_metadata": dict(resume.metadata),
+    }
+    add_checkpoint(session, run, "human_resume", now, step_id=task.step_id, metadata=resolution)
+    run.visited_steps = [*run.visited_steps, task.step_id]
+    run.current_step_id = task.step_id
+    add_checkpoint(
+        session, run, "step_completed", now, step_id=task.step_id,
+        metadata={"workflow_type": task.workflow_kind, "input_text": task.current_input, "output_text": text,
+                  "error": None, "iteration": 1, "human_decision": resume.decision},
+    )
+    decision = engine.human_resolved(
+        run.plan, {**run.engine_state, "visited": list(run.visited_steps)[:-1]}, task.step_id,
+        int(task.current_step_index or 0), text,
+    )
+    decision.visited = []
+    run.output_text = text
+    transition = apply_decision(session, run, decision, now, default_timeout=default_timeout, actor=actor)
+    record_audit(
+        session, "human.decision", actor=actor, run_id=run.id, continuation_id=task.id,
+        metadata={"request_id": resume.request_id, "decision": resume.decision,
+                  "has_content": resume.content is not None, "selected_option": resume.selected_option,
+                  "metadata": dict(resume.metadata), "status": run.status},
+        now=now,
+    )
+    return task, transition

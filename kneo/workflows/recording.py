@@ -1,0 +1,98 @@
+"""Checkpoints and trace events appended under the run's row lock."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from kneo.db import isoformat
+from kneo.models import Checkpoint, Run, TraceEvent, new_id
+from kneo.redaction import redact, redact_text
+from kneo.workflows.views import run_state
+
+PREVIEW_CHARS = 500
+
+
+def preview(text: str | None) -> str | None:
+    """A redacted preview of at most 500 characters."""
+    if text is None:
+        return None
+    text = redact_text(text)
+    return text if len(text) <= PREVIEW_CHARS else text[:PREVIEW_CHARS] + "...[truncated]"
+
+
+def add_checkpoint(
+    session: Session,
+    run: Run,
+    type_: str,
+    now: datetime,
+    *,
+    step_id: str | None = None,
+    node_id: str | None = None,
+    metadata: Mapping[str, Any] | None = None,
+    trace_events: list[dict[str, Any]] | None = None,
+    iteration: int = 1,
+) -> Checkpoint:
+    """Append a checkpoint with a redacted snapshot of the run (sequence allocated on the run row)."""
+    run.checkpoint_count = (run.checkpoint_count or 0) + 1
+    checkpoint = Checkpoint(
+        id=new_id(),
+        run_id=run.id,
+        sequence=run.checkpoint_count,
+        type=type_,
+        workflow_name=run.workflow_name,
+        step_id=step_id,
+        node_id=node_id,
+        iteration=iteration,
+        state=redact(run_state(run)),
+        trace_events=trace_events or [],
+        checkpoint_metadata=redact(dict(metadata or {})),
+        created_at=now,
+    )
+    session.add(checkpoint)
+    return checkpoint
+
+
+def add_trace_event(
+    session: Session,
+    run: Run,
+    type_: str,
+    now: datetime,
+    *,
+    metadata: Mapping[str, Any] | None = None,
+    **fields: Any,
+) -> dict[str, Any]:
+    """Append one redacted trace event (contract §8.9) and return its dict."""
+    run.trace_event_count = (run.trace_event_count or 0) + 1
+    event_id = new_id()
+    data = {
+        "type": type_,
+        "run_id": run.id,
+        "event_id": event_id,
+        "timestamp": isoformat(now),
+        "parent_event_id": None,
+        "span_id": None,
+        "parent_span_id": None,
+        "agent_name": fields.get("agent_name"),
+        "workflow_name": fields.get("workflow_name", run.workflow_name),
+        "step_id": fields.get("step_id"),
+        "runtime_mode": fields.get("runtime_mode"),
+        "model_provider": fields.get("model_provider"),
+        "model_name": fields.get("model_name"),
+        "tool_name": fields.get("tool_name"),
+        "guardrail_id": fields.get("guardrail_id"),
+        "memory_policy": fields.get("memory_policy"),
+        "input_preview": preview(fields.get("input_text")),
+        "output_preview": preview(fields.get("output_text")),
+        "metadata": redact(dict(metadata or {})),
+        "error": redact_text(fields["error"]) if fields.get("error") else None,
+    }
+    session.add(
+        TraceEvent(
+            id=event_id, run_id=run.id, sequence=run.trace_event_count, type=type_, timestamp=now, data=data
+        )
+    )
+    return data

@@ -1,0 +1,184 @@
+"""Run use cases: submit, cancel, continue. They take a session and never commit."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+
+from kneo import specs
+from kneo.audit.record import record_audit
+from kneo.config import Settings
+from kneo.errors import Conflict, NotFound
+from kneo.models import HumanTask, Run, RunStatus, StepRun, StepStatus, new_id
+from kneo.workflows import engine
+from kneo.workflows.policies import enforce_stored_policy
+from kneo.workflows.recording import add_checkpoint
+from kneo.workflows.replay import replay_context
+from kneo.workflows.transitions import Transition, apply_decision, lock_run
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """A validated run-creation body."""
+
+    input: str
+    spec: Mapping[str, Any] | None = None
+    spec_path: str | None = None
+    target: str = "workflow"
+    environment: str | None = None
+    overlays: tuple[str, ...] = ()
+    overrides: Mapping[str, Any] = field(default_factory=dict)
+    async_mode: bool = False
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+    timeout_seconds: int | None = None
+
+
+def compile_request(session: Session, request: RunRequest, settings: Settings) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Load, policy-check and compile the request's spec → (raw document, plan)."""
+    raw = specs.load_document(
+        request.spec, request.spec_path, spec_root=settings.spec_root, overrides=request.overrides or None
+    )
+    if request.environment:
+        enforce_stored_policy(session, raw, request.environment, settings)
+    plan = specs.compile_document(
+        raw, target=request.target, allowed_modules=settings.allowed_modules, spec_root=settings.spec_root
+    )
+    return raw, plan
+
+
+def submit_run(
+    session: Session, request: RunRequest, actor: str, settings: Settings, now: datetime, audit_type: str
+) -> tuple[Run, Transition]:
+    """Create a run, its first units and the ``run_started`` checkpoint; audit the creation."""
+    raw, plan = compile_request(session, request, settings)
+    workflow = engine.workflow_of(plan)
+    root_agent = plan["agents"][plan["root_agent"]]
+    run = Run(
+        id=new_id(),
+        status=RunStatus.RUNNING,
+        target=request.target,
+        agent_name=root_agent["name"],
+        workflow_name=workflow["name"] if workflow else None,
+        workflow_kind="workflow" if workflow else "agent",
+        environment=request.environment,
+        input_text=request.input,
+        visited_steps=[],
+        visited_nodes=[],
+        messages=[],
+        variables={},
+        plan=plan,
+        engine_state={},
+        created_by=actor,
+        trace_event_count=0,
+        checkpoint_count=0,
+        created_at=now,
+        updated_at=now,
+        started_at=now,
+        deadline_at=now + timedelta(seconds=request.timeout_seconds) if request.timeout_seconds else None,
+        run_metadata={
+            "spec_path": request.spec_path,
+            "spec": raw if request.spec is not None else None,
+            "target": request.target,
+            "environment": request.environment,
+            "overrides": dict(request.overrides),
+            "overlays": list(request.overlays),
+            "timeout_seconds": request.timeout_seconds,
+            "request_metadata": dict(request.metadata),
+        },
+    )
+    session.add(run)
+    session.flush()
+    add_checkpoint(
+        session,
+        run,
+        "run_started",
+        now,
+        metadata={
+            "target": request.target,
+            "environment": request.environment,
+            "timeout_seconds": request.timeout_seconds,
+            "deadline_at": run.deadline_at.timestamp() if run.deadline_at else None,
+        },
+    )
+    transition = apply_decision(
+        session, run, engine.start(plan, request.input), now, default_timeout=settings.step_timeout_seconds
+    )
+    session.flush()
+    record_audit(
+        session,
+        audit_type,
+        actor=actor,
+        run_id=run.id,
+        continuation_id=run.continuation_id,
+        metadata={
+            "async_mode": request.async_mode,
+            "target": request.target,
+            "spec_path": request.spec_path,
+            "inline_spec": request.spec is not None,
+            "environment": request.environment,
+            "metadata": dict(request.metadata),
+        },
+        now=now,
+    )
+    return run, transition
+
+
+def cancel_run(session: Session, run_id: str, actor: str, now: datetime) -> tuple[Run, bool]:
+    """Cancel a run that can still change; returns (run, changed). Terminal runs stay as they are."""
+    run = lock_run(session, run_id)
+    if run.status in RunStatus.TERMINAL:
+        return run, False
+    reason = "Run cancellation requested."
+    run.status = RunStatus.CANCELLED
+    run.error = {"message": reason, "type": "cancelled"}
+    run.completed_at = now
+    run.updated_at = now
+    session.execute(
+        update(StepRun)
+        .where(StepRun.run_id == run.id, StepRun.status.in_(StepStatus.CLAIMABLE))
+        .values(status=StepStatus.CANCELLED, finished_at=now, updated_at=now)
+    )
+    session.execute(
+        update(HumanTask)
+        .where(HumanTask.run_id == run.id, HumanTask.status == "pending")
+        .values(status="cancelled", resolved_at=now, updated_at=now)
+    )
+    add_checkpoint(session, run, "run_cancelled", now, metadata={"reason": reason, "requested": True})
+    record_audit(session, "run.cancelled", actor=actor, run_id=run.id, metadata={}, now=now)
+    return run, True
+
+
+def continue_run(session: Session, run_id: str, actor: str, settings: Settings, now: datetime) -> tuple[Run, Transition]:
+    """Re-enter a failed sequential workflow after its last completed step."""
+    run = lock_run(session, run_id)
+    context = replay_context(session, run)
+    if not context["can_continue"]:
+        raise Conflict(
+            "Run does not have enough checkpoint context for continuation.",
+            code="run_not_continuable",
+            status=run.status,
+        )
+    index = int(context["next_step_index"])
+    run.status = RunStatus.RUNNING
+    run.error = None
+    run.completed_at = None
+    run.visited_steps = list(context["completed_steps"])
+    run.current_step_index = index
+    add_checkpoint(session, run, "replay_context", now, metadata=context)
+    decision = engine.continue_from(run.plan, run.engine_state, index, context["resume_input"])
+    transition = apply_decision(session, run, decision, now, default_timeout=settings.step_timeout_seconds)
+    record_audit(session, "run.continued", actor=actor, run_id=run.id, metadata={"status": run.status}, now=now)
+    return run, transition
+
+
+def get_run(session: Session, run_id: str) -> Run:
+    """Load a run or raise the contract's 404."""
+    run = session.get(Run, run_id)
+    if run is None:
+        raise NotFound(f"'Unknown run_id: {run_id}'", code="KeyError")
+    return run

@@ -1,0 +1,193 @@
+"""Persist an engine decision: step rows, run status, human task, checkpoints, trace, audit."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from kneo.audit.record import record_audit
+from kneo.db import is_sqlite
+from kneo.errors import NotFound
+from kneo.models import HumanTask, Run, RunStatus, StepRun, StepStatus, new_id
+from kneo.workflows import engine
+from kneo.workflows.recording import add_checkpoint, add_trace_event
+
+DEFAULT_TIMEOUT_SECONDS = 300
+
+
+@dataclass(frozen=True)
+class Dispatch:
+    """A step message to send after commit."""
+
+    step_run_id: str
+    countdown: float = 0.0
+    timeout_seconds: int = DEFAULT_TIMEOUT_SECONDS
+
+
+@dataclass
+class Transition:
+    """What a committed transition asks the shell to do next."""
+
+    dispatches: list[Dispatch] = field(default_factory=list)
+    settled_run_id: str | None = None
+
+    def merge(self, other: Transition) -> Transition:
+        self.dispatches.extend(other.dispatches)
+        self.settled_run_id = other.settled_run_id or self.settled_run_id
+        return self
+
+
+def lock_run(session: Session, run_id: str) -> Run:
+    """Load a run holding its row lock for the rest of the transaction."""
+    stmt = select(Run).where(Run.id == run_id)
+    if not is_sqlite(session):
+        stmt = stmt.with_for_update()
+    run = session.execute(stmt).scalar_one_or_none()
+    if run is None:
+        raise NotFound(f"'Unknown run_id: {run_id}'", code="KeyError")
+    return run
+
+
+def apply_decision(
+    session: Session,
+    run: Run,
+    decision: engine.Decision,
+    now: datetime,
+    *,
+    default_timeout: int = DEFAULT_TIMEOUT_SECONDS,
+    actor: str | None = None,
+) -> Transition:
+    """Write ``decision`` for ``run`` into the session; the caller commits then dispatches."""
+    transition = Transition()
+    run.engine_state = decision.state
+    run.updated_at = now
+    if decision.visited:
+        run.visited_steps = [*run.visited_steps, *decision.visited]
+        run.current_step_id = decision.visited[-1]
+    for event_type, metadata in decision.events:
+        add_trace_event(session, run, event_type, now, metadata=_event_metadata(run, event_type, metadata))
+    for unit in decision.queue:
+        row = _step_row(run, unit, now, default_timeout)
+        session.add(row)
+        run.current_step_index = unit.position
+        transition.dispatches.append(Dispatch(row.id, 0.0, row.timeout_seconds))
+    if decision.human is not None:
+        _open_human_task(session, run, decision.human, now)
+    if decision.status == RunStatus.COMPLETED:
+        _finish(session, run, now, decision.output_text, actor)
+    elif decision.status == RunStatus.FAILED:
+        _fail(session, run, now, decision.error or {"message": "run failed", "type": "error"}, actor)
+    if run.status in RunStatus.SETTLED:
+        transition.settled_run_id = run.id
+    return transition
+
+
+def _event_metadata(run: Run, event_type: str, metadata: dict[str, Any]) -> dict[str, Any]:
+    if event_type == "workflow_completed":
+        return {"visited_steps": list(run.visited_steps)}
+    return metadata
+
+
+def _step_row(run: Run, unit: engine.Unit, now: datetime, default_timeout: int) -> StepRun:
+    return StepRun(
+        id=new_id(),
+        run_id=run.id,
+        ordinal=unit.position,
+        step_id=unit.step_id,
+        kind=unit.kind,
+        ref=unit.ref,
+        workflow_key=unit.workflow_key,
+        status=StepStatus.QUEUED,
+        attempt=0,
+        max_attempts=unit.max_attempts,
+        timeout_seconds=int(unit.timeout_seconds or default_timeout),
+        input_text=unit.input_text,
+        unit={"position": unit.position, "extra": dict(unit.extra)},
+        available_at=now,
+        dispatched_at=now,
+        created_at=now,
+        updated_at=now,
+    )
+
+
+def human_request(run: Run, pause: engine.HumanPause, task_id: str, now: datetime) -> dict[str, Any]:
+    """The pending human request of contract §9.3 (with the 1.x request taxonomy)."""
+    human = dict(run.plan.get("humans", {}).get(pause.ref) or {})
+    description = human.get("description")
+    timeout = human.get("timeout_seconds")
+    return {
+        "id": new_id(),
+        "type": human.get("request_type") or "approval",
+        "request_type": human.get("request_type") or "approval",
+        "title": human.get("title") or description or "Human review required",
+        "prompt": human.get("prompt") or description or "Please review this item.",
+        "context": {"input_text": pause.input_text},
+        "options": human.get("options"),
+        "default_option": human.get("default_option"),
+        "response_role": human.get("response_role"),
+        "requested_by": pause.step_id,
+        "assignee": human.get("assignee"),
+        "timeout_seconds": timeout,
+        "on_timeout": human.get("on_timeout") or "fail",
+        "metadata": {"continuation_id": task_id, "step_id": pause.step_id},
+    }
+
+
+def _open_human_task(session: Session, run: Run, pause: engine.HumanPause, now: datetime) -> HumanTask:
+    task_id = new_id()
+    request = human_request(run, pause, task_id, now)
+    timeout = request.get("timeout_seconds")
+    expires_at = now + timedelta(seconds=float(timeout)) if timeout and float(timeout) > 0 else None
+    task = HumanTask(
+        id=task_id,
+        run_id=run.id,
+        status="pending",
+        workflow_name=run.workflow_name,
+        workflow_kind=run.plan.get("workflows", {}).get(pause.workflow_key or "", {}).get("type"),
+        step_id=pause.step_id,
+        current_step_index=pause.position,
+        current_input=pause.input_text,
+        request=request,
+        request_id=request["id"],
+        assignee=request.get("assignee"),
+        on_timeout=request["on_timeout"],
+        expires_at=expires_at,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(task)
+    run.status = RunStatus.BLOCKED
+    run.output_text = "Human intervention required."
+    run.pending_human_request = request
+    run.continuation_id = task_id
+    run.current_step_id = pause.step_id
+    run.current_step_index = pause.position
+    metadata = {"continuation_id": task_id, "request": request}
+    event = add_trace_event(
+        session, run, "human_intervention_requested", now, metadata=metadata, step_id=pause.step_id
+    )
+    add_checkpoint(
+        session, run, "human_pause", now, step_id=pause.step_id, metadata=metadata, trace_events=[event]
+    )
+    return task
+
+
+def _finish(session: Session, run: Run, now: datetime, output: str | None, actor: str | None) -> None:
+    run.status = RunStatus.COMPLETED
+    run.output_text = output
+    run.completed_at = now
+    run.pending_human_request = None
+    add_checkpoint(session, run, "run_completed", now, metadata={"output_text": output})
+    record_audit(session, "run.completed", actor=actor, run_id=run.id, metadata={"status": run.status}, now=now)
+
+
+def _fail(session: Session, run: Run, now: datetime, error: dict[str, Any], actor: str | None) -> None:
+    run.status = RunStatus.FAILED
+    run.error = error
+    run.completed_at = now
+    add_checkpoint(session, run, "run_failed", now, metadata={"error": error})
+    record_audit(session, "run.failed", actor=actor, run_id=run.id, metadata={"error": error}, now=now)

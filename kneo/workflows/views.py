@@ -1,0 +1,115 @@
+"""Read models: the contract's dict shapes for runs, checkpoints, trace events, human tasks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kneo.db import epoch, isoformat
+from kneo.models import Checkpoint, HumanTask, Run, TraceEvent
+
+
+def run_state(run: Run) -> dict[str, Any]:
+    """The stored RunState shape (contract §8.1), without trace events."""
+    return {
+        "id": run.id,
+        "status": run.status,
+        "agent_name": run.agent_name,
+        "workflow_name": run.workflow_name,
+        "workflow_kind": run.workflow_kind,
+        "input_text": run.input_text,
+        "output_text": run.output_text,
+        "current_step_index": run.current_step_index,
+        "current_step_id": run.current_step_id,
+        "current_node_id": run.current_node_id,
+        "visited_steps": list(run.visited_steps or []),
+        "visited_nodes": list(run.visited_nodes or []),
+        "messages": list(run.messages or []),
+        "pending_human_request": run.pending_human_request,
+        "continuation_id": run.continuation_id,
+        "metadata": dict(run.run_metadata or {}),
+        "error": run.error,
+        "parent_run_id": None,
+        "tags": [],
+        "created_at": isoformat(run.created_at),
+        "updated_at": isoformat(run.updated_at),
+        "started_at": isoformat(run.started_at),
+        "completed_at": isoformat(run.completed_at),
+        "deadline_at": epoch(run.deadline_at),
+    }
+
+
+def run_status_view(run: Run) -> dict[str, Any]:
+    """The RunStatusResponse shape (contract §1.6)."""
+    return {
+        "run_id": run.id,
+        "status": run.status,
+        "agent_name": run.agent_name,
+        "workflow_name": run.workflow_name,
+        "workflow_kind": run.workflow_kind,
+        "input_text": run.input_text,
+        "output_text": run.output_text,
+        "current_step_index": run.current_step_index,
+        "current_node_id": run.current_node_id,
+        "visited_steps": list(run.visited_steps or []),
+        "visited_nodes": list(run.visited_nodes or []),
+        "pending_human_request": run.pending_human_request,
+        "continuation_id": run.continuation_id,
+        "trace_event_count": run.trace_event_count,
+        "metadata": dict(run.run_metadata or {}),
+        "error": run.error,
+    }
+
+
+def checkpoint_summary(cp: Checkpoint) -> dict[str, Any]:
+    return {
+        "id": cp.id,
+        "sequence": cp.sequence,
+        "type": cp.type,
+        "created_at": isoformat(cp.created_at),
+        "workflow_name": cp.workflow_name,
+        "step_id": cp.step_id,
+        "node_id": cp.node_id,
+    }
+
+
+def checkpoint_view(cp: Checkpoint) -> dict[str, Any]:
+    """The Checkpoint record shape (contract §8.5)."""
+    return {
+        **checkpoint_summary(cp),
+        "run_id": cp.run_id,
+        "iteration": cp.iteration,
+        "state": cp.state,
+        "trace_events": cp.trace_events,
+        "metadata": cp.checkpoint_metadata,
+    }
+
+
+def trace_event_view(event: TraceEvent) -> dict[str, Any]:
+    return dict(event.data)
+
+
+def human_task_view(task: HumanTask) -> dict[str, Any]:
+    """The continuation record shape (contract §9.2) plus the task's resolution."""
+    return {
+        "id": task.id,
+        "run_id": task.run_id,
+        "status": task.status,
+        "workflow_name": task.workflow_name,
+        "workflow_kind": task.workflow_kind,
+        "current_step_index": task.current_step_index,
+        "current_node_id": task.current_node_id,
+        "current_input": task.current_input,
+        "pending_human_request_id": task.request_id,
+        "pending_human_request": task.request,
+        "expires_at": epoch(task.expires_at),
+        "escalated_at": epoch(task.escalated_at),
+        "original_expires_at": epoch(task.original_expires_at),
+        "assignee": task.assignee,
+        "decision": task.decision,
+        "reviewer": task.reviewer,
+        "decision_metadata": task.decision_metadata,
+        "resolved_at": isoformat(task.resolved_at),
+        "metadata": {"step_id": task.step_id},
+        "created_at": isoformat(task.created_at),
+        "updated_at": isoformat(task.updated_at),
+    }
