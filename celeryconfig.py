@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kombu import Queue
+from kombu import Exchange, Queue
 
 from kneo.config import load_settings
 
@@ -18,7 +18,10 @@ timezone = "UTC"
 enable_utc = True
 
 imports = ("kneo.tasks.steps", "kneo.tasks.sweeps")
-task_queues = (Queue("kneo.steps"), Queue("kneo.sweeps"))
+task_queues = (
+    Queue("kneo.steps", Exchange("kneo.steps"), routing_key="kneo.steps"),
+    Queue("kneo.sweeps", Exchange("kneo.sweeps"), routing_key="kneo.sweeps"),
+)
 task_default_queue = "kneo.steps"
 task_create_missing_queues = False
 task_routes = {"kneo.step.*": {"queue": "kneo.steps"}, "kneo.sweep.*": {"queue": "kneo.sweeps"}}

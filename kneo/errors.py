@@ -48,6 +48,11 @@ class Conflict(KneoError):
     code = "conflict"
 
 
+class Gone(KneoError):
+    status = 410
+    code = "gone"
+
+
 class PayloadTooLarge(KneoError):
     status = 413
     code = "payload_too_large"

@@ -6,9 +6,10 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+MIGRATION_LOCK_ID = 74_110_042
 
 
 def alembic_config(engine: Engine) -> Config:
@@ -23,6 +24,9 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     """Upgrade the database to ``revision`` in one transaction."""
     config = alembic_config(engine)
     with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            # Several web processes may start at once: one migrates, the others wait.
+            connection.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": MIGRATION_LOCK_ID})
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
 

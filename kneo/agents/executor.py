@@ -7,6 +7,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from kneo.agents.offline import run_offline_agent
+from kneo.specs import module_allowed
 from kneo.workflows.steps import ClaimedStep, StepOutcome
 
 
@@ -18,15 +19,9 @@ class ImplementationNotAllowed(StepExecutionError):
     """A spec named a callable outside the operator's allowlist."""
 
 
-def module_allowed(implementation: str, allowed_modules: Sequence[str]) -> bool:
-    """True when the dotted path's module starts with one of the allowed prefixes (whole parts)."""
-    module = implementation.rpartition(".")[0]
-    return bool(module) and any(module == p or module.startswith(p + ".") for p in allowed_modules)
-
-
 def resolve_callable(implementation: str, allowed_modules: Sequence[str]) -> Callable[..., Any]:
     """Import ``module.attr`` only when the module is allowlisted."""
-    if not module_allowed(implementation, allowed_modules):
+    if not module_allowed(implementation.rpartition(".")[0], allowed_modules):
         raise ImplementationNotAllowed(
             f"Implementation '{implementation}' is not in an allowed module (KNEO_SERV_ALLOWED_MODULES)."
         )
@@ -65,7 +60,7 @@ def _tool_handlers(plan: Mapping[str, Any], allowed_modules: Sequence[str]) -> d
     handlers = {}
     for name, tool in (plan.get("tools") or {}).items():
         implementation = tool.get("implementation")
-        if implementation and module_allowed(implementation, allowed_modules):
+        if implementation and module_allowed(implementation.rpartition(".")[0], allowed_modules):
             handlers[name] = resolve_callable(implementation, allowed_modules)
     return handlers
 

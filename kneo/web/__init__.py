@@ -7,13 +7,13 @@ from flask import Flask
 from kneo.config import Settings, load_settings
 from kneo.db import make_engine, make_session_factory
 from kneo.notify import notifier_for
-from kneo.web import audit, health, human, runs
+from kneo.web import audit, credentials, health, human, policies, runs, specs
 from kneo.web.context import close_db
 from kneo.web.errors import register_error_handlers
 from kneo.web.extensions import api
 from kneo.web.middleware import register_request_hooks
 
-BLUEPRINTS = (health.blp, runs.blp, human.blp, audit.blp)
+BLUEPRINTS = (health.blp, runs.blp, specs.blp, human.blp, audit.blp, credentials.blp, policies.blp)
 API_PREFIXES = ("", "/v1")
 
 

@@ -8,7 +8,7 @@ from flask import Response
 from flask.views import MethodView
 
 from kneo.db import transaction, utcnow
-from kneo.errors import NotFound
+from kneo.errors import Gone, NotFound
 from kneo.models import HumanTask
 from kneo.web.auth import current_principal, require_scope
 from kneo.web.context import db, settings
@@ -47,8 +47,10 @@ class HumanTaskItem(MethodView):
         task = db().get(HumanTask, continuation_id)
         if task is None:
             raise NotFound(f"'Unknown continuation: {continuation_id}'", code="KeyError")
-        request = task.request if task.status == "pending" else None
-        return json_response({"continuation_id": task.id, "request": request, "task": human_task_view(task)})
+        if task.status != "pending":
+            raise Gone(f"Human task {task.id} is {task.status}; it no longer waits for a decision.",
+                       code="human_task_closed", status=task.status, run_id=task.run_id)
+        return json_response({"continuation_id": task.id, "request": task.request, "task": human_task_view(task)})
 
 
 def _resume(continuation_id: str, body: dict[str, Any]) -> tuple[dict[str, Any], int]:

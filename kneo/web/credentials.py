@@ -1,0 +1,54 @@
+"""Credential inventory (contract §12.1, fixed: service tokens are an object of references)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response
+from flask.views import MethodView
+from marshmallow import fields
+
+from kneo.audit.record import record_audit
+from kneo.db import transaction
+from kneo.secrets import PROVIDER_ENV, SERVICE_TOKENS, extra_reference, provider_reference, reference
+from kneo.web.auth import current_principal, require_scope
+from kneo.web.context import db
+from kneo.web.extensions import Blueprint
+from kneo.web.responses import json_response
+from kneo.web.schemas import StrictSchema
+
+blp = Blueprint("credentials", __name__, description="Which secrets are configured (never their values).")
+
+
+class CredentialQuerySchema(StrictSchema):
+    providers = fields.List(fields.String(), load_default=list)
+    extras = fields.List(fields.String(), load_default=list)
+    include_service_tokens = fields.Boolean(load_default=True)
+
+
+@blp.route("/security/credentials")
+class Credentials(MethodView):
+    @require_scope("credentials:read")
+    @blp.arguments(CredentialQuerySchema, location="query")
+    @blp.response(200)
+    def get(self, query: dict[str, Any]) -> Response:
+        """The inventory of provider, extra and service-token references."""
+        providers = query["providers"] or list(PROVIDER_ENV)
+        inventory: dict[str, Any] = {
+            "providers": {p: provider_reference(p) for p in providers},
+            "extra": {e: extra_reference(e) for e in query["extras"]},
+        }
+        if query["include_service_tokens"]:
+            inventory["service_tokens"] = {t: reference(f"service:{t}", t) for t in SERVICE_TOKENS}
+        present = {section: sorted(k for k, v in refs.items() if v["present"]) for section, refs in inventory.items()}
+        session = db()
+        with transaction(session):
+            record_audit(session, "credential.inventory_accessed", actor=current_principal().name, metadata={
+                "providers_requested": query["providers"], "extras_requested": query["extras"],
+                "include_service_references": query["include_service_tokens"],
+                "provider_count": len(inventory["providers"]), "extra_count": len(inventory["extra"]),
+                "service_reference_count": len(inventory.get("service_tokens", {})),
+                "providers_present": present["providers"], "extras_present": present["extra"],
+                "service_references_present": present.get("service_tokens", []),
+            })
+        return json_response({"inventory": inventory}, redacted=True)

@@ -1,0 +1,96 @@
+"""Environment policies (contract §1.10, §11.1): stored here and enforced on every compile and run."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response
+from flask.views import MethodView
+from marshmallow import ValidationError, fields, validate, validates_schema
+from sqlalchemy import select
+
+from kneo import specs
+from kneo.audit.record import record_audit
+from kneo.db import transaction, utcnow
+from kneo.errors import Unprocessable
+from kneo.models import EnvironmentPolicy
+from kneo.web.auth import current_principal, require_scope
+from kneo.web.context import db
+from kneo.web.extensions import Blueprint
+from kneo.web.responses import json_response
+from kneo.web.schemas import StrictSchema, _limits
+
+blp = Blueprint("policies", __name__, description="Environment policies.")
+MAX_ENVIRONMENT_CHARS = 128
+
+
+class EnvironmentPolicySchema(StrictSchema):
+    enabled = fields.Boolean(load_default=True)
+    fail_on_warnings = fields.Boolean(load_default=False)
+    blocked_diagnostic_codes = fields.List(fields.String(), load_default=list)
+    require_human_review = fields.Boolean(load_default=False)
+    require_tool_permissions = fields.Boolean(load_default=False)
+    deny_unrestricted_tools = fields.Boolean(load_default=False)
+    require_guardrails = fields.Boolean(load_default=False)
+
+    @validates_schema
+    def check_limits(self, data: dict[str, Any], **_: Any) -> None:
+        limits = _limits()
+        codes = data.get("blocked_diagnostic_codes") or []
+        if len(codes) > limits.max_list_items:
+            raise ValidationError(
+                {"blocked_diagnostic_codes": [f"Value error, blocked_diagnostic_codes exceeds maximum item count of {limits.max_list_items}."]}
+            )
+        if any(len(c) > limits.max_path_chars for c in codes):
+            raise ValidationError({"blocked_diagnostic_codes": ["Value error, diagnostic code exceeds maximum length."]})
+
+
+def _check_environment(environment: str) -> None:
+    if not 1 <= len(environment) <= MAX_ENVIRONMENT_CHARS:
+        raise Unprocessable(f"environment must be 1..{MAX_ENVIRONMENT_CHARS} characters.", code="invalid_environment")
+
+
+@blp.route("/policies/environment")
+class Policies(MethodView):
+    @require_scope("policies:read")
+    @blp.response(200)
+    def get(self) -> Response:
+        """Every stored environment policy."""
+        rows = db().execute(select(EnvironmentPolicy).order_by(EnvironmentPolicy.environment)).scalars().all()
+        return json_response({"policies": {r.environment: r.policy for r in rows}, "count": len(rows)})
+
+
+@blp.route("/policies/environment/<environment>")
+class PolicyItem(MethodView):
+    @require_scope("policies:read")
+    @blp.response(200)
+    def get(self, environment: str) -> Response:
+        """One environment's policy (null when none is stored)."""
+        _check_environment(environment)
+        row = db().get(EnvironmentPolicy, environment)
+        return json_response({"environment": environment, "policy": row.policy if row else None,
+                              "previous_policy": None})
+
+    @require_scope("policies:write")
+    @blp.arguments(EnvironmentPolicySchema)
+    @blp.response(200)
+    def put(self, body: dict[str, Any], environment: str) -> Response:
+        """Replace an environment's policy (missing fields reset to defaults); audited."""
+        _check_environment(environment)
+        policy = specs.EnvironmentPolicy.from_mapping(body).to_dict()
+        session = db()
+        now = utcnow()
+        with transaction(session):
+            row = session.get(EnvironmentPolicy, environment, with_for_update=True)
+            previous = dict(row.policy) if row else None
+            if row is None:
+                session.add(EnvironmentPolicy(environment=environment, policy=policy,
+                                              updated_by=current_principal().name, updated_at=now))
+            else:
+                row.policy, row.updated_by, row.updated_at = policy, current_principal().name, now
+            changed = sorted(k for k in policy if previous is None or previous.get(k) != policy[k])
+            record_audit(session, "policy.changed", actor=current_principal().name, now=now, metadata={
+                "surface": "environment_policy_enforcement", "environment": environment,
+                "previous": previous, "current": policy, "changed_fields": changed,
+            })
+        return json_response({"environment": environment, "policy": policy, "previous_policy": previous})

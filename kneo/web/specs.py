@@ -1,0 +1,147 @@
+"""Spec routes (contract §1.8): validate, compile, explain, policy report, run."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response
+from flask.views import MethodView
+from marshmallow import fields
+
+from kneo import specs
+from kneo.audit.record import record_audit
+from kneo.db import transaction
+from kneo.errors import BadRequest
+from kneo.web.auth import current_principal, require_scope
+from kneo.web.context import db, settings
+from kneo.web.extensions import Blueprint
+from kneo.web.idempotency import idempotent
+from kneo.web.responses import json_response
+from kneo.web.runs import start_run
+from kneo.web.schemas import RunCreateSchema, StrictSchema
+from kneo.workflows.policies import enforce_stored_policy
+
+blp = Blueprint("specs", __name__, description="Spec tools: validate, compile, explain, report, run.")
+
+
+class SpecBodySchema(StrictSchema):
+    spec_path = fields.String(load_default=None, allow_none=True)
+    spec = fields.Dict(load_default=None, allow_none=True)
+    environment = fields.String(load_default=None, allow_none=True)
+    overlays = fields.List(fields.String(), load_default=list)
+    overrides = fields.Dict(load_default=dict)
+
+
+class SpecCompileSchema(SpecBodySchema):
+    strict = fields.Boolean(load_default=True)
+
+
+class SpecExplainSchema(StrictSchema):
+    spec_path = fields.String(load_default=None, allow_none=True)
+    spec = fields.Dict(load_default=None, allow_none=True)
+
+
+def load_raw(body: dict[str, Any]) -> dict[str, Any]:
+    """The request's spec document (400 when neither spec nor spec_path is given)."""
+    if body.get("spec") is None and not body.get("spec_path"):
+        raise BadRequest("Either spec or spec_path is required.", code="ValueError")
+    return specs.load_document(
+        body.get("spec"), body.get("spec_path"), spec_root=settings().spec_root,
+        overrides=body.get("overrides") or None,
+    )
+
+
+def audit(event_type: str, body: dict[str, Any], **extra: Any) -> None:
+    session = db()
+    with transaction(session):
+        record_audit(session, event_type, actor=current_principal().name, metadata={
+            "spec_path": body.get("spec_path"), "inline_spec": body.get("spec") is not None,
+            "environment": body.get("environment"), "overlays": body.get("overlays") or [], **extra,
+        })
+
+
+def _report_with_policy(raw: dict[str, Any], body: dict[str, Any]) -> specs.ValidationReport:
+    report = specs.validate_document(raw, allowed_modules=settings().allowed_modules)
+    environment = body.get("environment")
+    if environment and report.valid:
+        from kneo.workflows.policies import stored_policy
+
+        policy = stored_policy(db(), environment)
+        if policy:
+            extra = specs.enforce_environment_policy(raw, environment, policy)
+            report = specs.ValidationReport(
+                valid=report.valid and not any(d.severity == "error" for d in extra),
+                diagnostics=[*report.diagnostics, *extra],
+            )
+    return report
+
+
+@blp.route("/specs/validate")
+class SpecValidate(MethodView):
+    @require_scope("specs:read")
+    @blp.arguments(SpecBodySchema)
+    @blp.response(200)
+    def post(self, body: dict[str, Any]) -> Response:
+        """Validate a spec: ``{valid, diagnostics}`` (invalid specs are a 200 with valid=false)."""
+        try:
+            raw = load_raw(body)
+        except specs.SpecParseError as exc:
+            report = specs.ValidationReport(valid=False, diagnostics=[
+                specs.Diagnostic("E_SCHEMA", "error", exc.message, None, "Check the YAML/JSON syntax.")])
+        else:
+            report = _report_with_policy(raw, body)
+        audit("spec.validated", body, valid=report.valid)
+        return json_response(report.to_dict())
+
+
+@blp.route("/specs/compile")
+class SpecCompile(MethodView):
+    @require_scope("specs:read")
+    @blp.arguments(SpecCompileSchema)
+    @blp.response(200)
+    def post(self, body: dict[str, Any]) -> Response:
+        """Compile a spec (422 with diagnostics when it has errors); nothing is imported."""
+        raw = load_raw(body)
+        if body.get("environment"):
+            enforce_stored_policy(db(), raw, body["environment"], settings())
+        specs.compile_document(raw, allowed_modules=settings().allowed_modules, spec_root=settings().spec_root)
+        report = specs.validate_document(raw, allowed_modules=settings().allowed_modules)
+        audit("spec.compiled", body, valid=True)
+        return json_response({"ok": True, "diagnostics": [d.to_dict() for d in report.diagnostics],
+                              "summary": specs.compile_summary(raw)})
+
+
+@blp.route("/specs/explain")
+class SpecExplain(MethodView):
+    @require_scope("specs:read")
+    @blp.arguments(SpecExplainSchema)
+    @blp.response(200)
+    def post(self, body: dict[str, Any]) -> Response:
+        """Names of the root agent, root workflow and component agents."""
+        raw = load_raw(body)
+        result = specs.explain_document(raw)
+        audit("spec.explained", body)
+        return json_response(result)
+
+
+@blp.route("/specs/policy-report")
+class SpecPolicyReport(MethodView):
+    @require_scope("specs:read")
+    @blp.arguments(SpecBodySchema)
+    @blp.response(200)
+    def post(self, body: dict[str, Any]) -> Response:
+        """The governance report of a spec (§11.2)."""
+        raw = load_raw(body)
+        result = specs.policy_report(raw, allowed_modules=settings().allowed_modules)
+        audit("spec.policy_reported", body, valid=result["valid"])
+        return json_response(result)
+
+
+@blp.route("/specs/run")
+class SpecRun(MethodView):
+    @require_scope("runs:write")
+    @blp.arguments(RunCreateSchema)
+    @blp.response(200)
+    def post(self, body: dict[str, Any]) -> Response:
+        """Run a spec synchronously (``async_mode`` is honoured too)."""
+        return idempotent("specs:run", body, lambda: start_run(body, "spec.run"))
