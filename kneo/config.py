@@ -174,8 +174,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         api_keys=records,
         auth_enabled=auth_enabled,
         limits=_load_limits(env),
-        request_logs=(env.get("KNEO_SERV_REQUEST_LOGS") is None)
-        or is_truthy(env.get("KNEO_SERV_REQUEST_LOGS")),
+        request_logs=(env.get("KNEO_SERV_REQUEST_LOGS") is None) or is_truthy(env.get("KNEO_SERV_REQUEST_LOGS")),
         log_level=log_level,
         client_timeout=_positive_float(env, "KNEO_SERV_CLIENT_TIMEOUT", 120.0) or 120.0,
         step_timeout_seconds=_positive_int(env, "KNEO_SERV_STEP_TIMEOUT_SECONDS", 300),

@@ -55,9 +55,7 @@ def make_engine(settings: Settings, **overrides: Any) -> Engine:
     url = settings.sqlalchemy_url
     if url.startswith("sqlite"):
         Path(settings.sqlite_path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(
-            url, connect_args={"check_same_thread": False, "timeout": 30}, **overrides
-        )
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **overrides)
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "connect", _disable_pysqlite_transactions)
         # One writer at a time: take the write lock at BEGIN instead of failing on upgrade.

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import update
 
 from kneo.config import Settings
-from kneo.db import transaction, utcnow
+from kneo.db import transaction
 from kneo.models import StepRun, StepStatus
 from kneo.tasks import runtime
 
@@ -43,9 +43,7 @@ def start_worker(settings: Settings, concurrency: int = 4) -> Any:
 
     from kneo.tasks.app import celery_app
 
-    celery_app.conf.update(
-        broker_url=settings.broker_url, broker_transport_options={"polling_interval": 0.01}
-    )
+    celery_app.conf.update(broker_url=settings.broker_url, broker_transport_options={"polling_interval": 0.01})
     runtime.configure(settings)
     import kneo.tasks.steps
     import kneo.tasks.sweeps  # noqa: F401 - registers the tasks

@@ -65,7 +65,7 @@ class RedisNotifier(LocalNotifier):
     def publish(self, run_id: str) -> None:
         try:
             self._redis.publish(CHANNEL, run_id)
-        except Exception:  # noqa: BLE001 - waiters fall back to polling the database
+        except Exception:
             log.warning("run-settled notification not published", exc_info=True)
 
     def _ensure_listener(self) -> None:
@@ -83,7 +83,7 @@ class RedisNotifier(LocalNotifier):
                     data = message.get("data")
                     if isinstance(data, bytes):
                         self.wake(data.decode())
-            except Exception:  # noqa: BLE001 - reconnect after Redis restarts
+            except Exception:
                 log.warning("notification listener lost Redis; retrying", exc_info=True)
                 threading.Event().wait(1.0)
 

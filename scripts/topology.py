@@ -10,6 +10,7 @@ PostgreSQL and Redis. Used by the test suite and the benchmarks; also a local op
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 import subprocess
@@ -41,26 +42,66 @@ class Topology:
     def _spawn(self, name: str, argv: list[str], extra_env: Mapping[str, str] | None = None) -> None:
         log = open(self.workdir / f"{name}.log", "ab")  # noqa: SIM115 - owned by the process
         self.processes[name] = subprocess.Popen(
-            argv, cwd=ROOT, env={**self.env, **(extra_env or {})}, stdout=log, stderr=subprocess.STDOUT,
+            argv,
+            cwd=ROOT,
+            env={**self.env, **(extra_env or {})},
+            stdout=log,
+            stderr=subprocess.STDOUT,
             start_new_session=True,
         )
 
     def start_web(self) -> None:
-        self._spawn("web", [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "deploy/gunicorn.conf.py"), "wsgi:app"],
-                    {"KNEO_SERV_BIND": f"127.0.0.1:{self.port}", "KNEO_SERV_WEB_WORKERS": str(self.web_workers)})
+        self._spawn(
+            "web",
+            [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "deploy/gunicorn.conf.py"), "wsgi:app"],
+            {"KNEO_SERV_BIND": f"127.0.0.1:{self.port}", "KNEO_SERV_WEB_WORKERS": str(self.web_workers)},
+        )
 
     def start_worker(self, name: str = "worker") -> None:
-        self._spawn(name, [sys.executable, "-m", "celery", "-A", "kneo.tasks", "worker", "-Q", "kneo.steps,kneo.sweeps",
-                           "-c", str(self.worker_concurrency), "-n", f"{name}-{self.port}@%h", "--loglevel", "WARNING",
-                           "--without-gossip", "--without-mingle"])
+        self._spawn(
+            name,
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "kneo.tasks",
+                "worker",
+                "-Q",
+                "kneo.steps,kneo.sweeps",
+                "-c",
+                str(self.worker_concurrency),
+                "-n",
+                f"{name}-{self.port}@%h",
+                "--loglevel",
+                "WARNING",
+                "--without-gossip",
+                "--without-mingle",
+            ],
+        )
 
     def start_beat(self) -> None:
-        self._spawn("beat", [sys.executable, "-m", "celery", "-A", "kneo.tasks", "beat", "--loglevel", "WARNING",
-                             "-s", str(self.workdir / "beat-schedule")])
+        self._spawn(
+            "beat",
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "kneo.tasks",
+                "beat",
+                "--loglevel",
+                "WARNING",
+                "-s",
+                str(self.workdir / "beat-schedule"),
+            ],
+        )
 
     def start_flower(self, port: int) -> None:
-        self._spawn("flower", [sys.executable, "-m", "celery", "-A", "kneo.tasks", "flower", f"--port={port}",
-                               "--address=127.0.0.1"])
+        self._spawn(
+            "flower",
+            [sys.executable, "-m", "celery", "-A", "kneo.tasks", "flower", f"--port={port}", "--address=127.0.0.1"],
+        )
 
     def start(self) -> Topology:
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -86,20 +127,16 @@ class Topology:
 
     def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
         process = self.processes.pop(name)
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, sig)
-        except ProcessLookupError:
-            pass
         process.wait(timeout=30)
 
     def stop(self) -> None:
         for name in list(self.processes):
             process = self.processes[name]
             if process.poll() is None:
-                try:
+                with contextlib.suppress(ProcessLookupError):
                     os.killpg(process.pid, signal.SIGTERM)
-                except ProcessLookupError:
-                    pass
         for name in list(self.processes):
             try:
                 self.processes[name].wait(timeout=20)

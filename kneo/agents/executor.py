@@ -29,7 +29,7 @@ def resolve_callable(implementation: str, allowed_modules: Sequence[str]) -> Cal
     target = getattr(importlib.import_module(module_name), attribute)
     if not callable(target):
         raise StepExecutionError(f"Implementation '{implementation}' is not callable.")
-    return target  # type: ignore[no-any-return]
+    return target
 
 
 def execute_unit(
@@ -44,7 +44,7 @@ def execute_unit(
         if claimed.kind == "function":
             return _run_function(claimed, allowed_modules)
         raise StepExecutionError(f"Unsupported step kind: {claimed.kind}")
-    except Exception as exc:  # noqa: BLE001 - every step failure is data for the error policy
+    except Exception as exc:
         return StepOutcome(error={"message": str(exc), "type": type(exc).__name__})
 
 
@@ -83,8 +83,13 @@ def _run_agent(
     events = [
         {"type": "run_started", **common, "input_text": claimed.input_text, "metadata": {"message_count": 1}},
         *(
-            {"type": "tool_called", **common, "tool_name": c["name"], "metadata": {"arguments": c["arguments"]},
-             "output_text": c.get("output")}
+            {
+                "type": "tool_called",
+                **common,
+                "tool_name": c["name"],
+                "metadata": {"arguments": c["arguments"]},
+                "output_text": c.get("output"),
+            }
             for c in result.tool_calls
         ),
         {

@@ -39,14 +39,15 @@ def run_offline_agent(
     if not offered or "search" not in input_text.lower():
         messages.append(_message("assistant", f"Final answer: {input_text}", agent.get("name")))
         return AgentResult(messages[-1]["content"], 1, [], messages)
-    call = {"name": SEARCH_TOOL, "arguments": {"query": input_text}}
+    arguments: dict[str, Any] = {"query": input_text}
+    call: dict[str, Any] = {"name": SEARCH_TOOL, "arguments": arguments}
     messages.append(_message("assistant", SEARCH_REQUEST, agent.get("name")))
     if SEARCH_TOOL not in offered or strategy == "simple":
         return AgentResult(SEARCH_REQUEST, 1, [call], messages)
     if should_stop is not None and should_stop():
         return AgentResult(SEARCH_REQUEST, 1, [call], messages)
     handler = (tool_handlers or {}).get(SEARCH_TOOL)
-    tool_output = str(handler(call["arguments"])) if handler else f"{SEARCH_TOOL}: {call['arguments']}"
+    tool_output = str(handler(arguments)) if handler else f"{SEARCH_TOOL}: {arguments}"
     messages.append(_message("tool", tool_output, SEARCH_TOOL))
     final = f"Final answer based on tool results: {tool_output}"
     messages.append(_message("assistant", final, agent.get("name")))

@@ -90,9 +90,7 @@ def _record(name: str, key: str, tokens: list[str]) -> ApiKeyRecord:
         elif token in KNOWN_SCOPES:
             scopes.add(token)
         else:
-            raise ValueError(
-                f"Invalid KNEO_SERV_API_KEYS entry for {name!r}: unknown role or scope {token!r}."
-            )
+            raise ValueError(f"Invalid KNEO_SERV_API_KEYS entry for {name!r}: unknown role or scope {token!r}.")
     return ApiKeyRecord(key=key, principal=Principal(name=name, roles=roles, scopes=frozenset(scopes)))
 
 

@@ -32,7 +32,7 @@ def send_steps(dispatches: Iterable[Dispatch]) -> int:
                 retry_policy={"max_retries": 2, "interval_start": 0.1, "interval_step": 0.2},
             )
             sent += 1
-        except Exception:  # noqa: BLE001 - the database keeps the step queued; reconcile resends
+        except Exception:
             log.warning("dispatch of step %s failed; reconcile will resend", dispatch.step_run_id, exc_info=True)
     return sent
 

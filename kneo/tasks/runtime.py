@@ -42,7 +42,9 @@ def get_runtime() -> WorkerRuntime:
     with _lock:
         if _runtime is None or _runtime.pid != os.getpid():
             settings = _override or load_settings()
-            engine = make_engine(settings, pool_size=2, max_overflow=4) if settings.database_url else make_engine(settings)
+            engine = (
+                make_engine(settings, pool_size=2, max_overflow=4) if settings.database_url else make_engine(settings)
+            )
             _runtime = WorkerRuntime(
                 settings=settings,
                 sessions=make_session_factory(engine),

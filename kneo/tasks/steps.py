@@ -11,7 +11,7 @@ from kneo.agents.executor import execute_unit
 from kneo.db import transaction, utcnow
 from kneo.tasks.app import celery_app
 from kneo.tasks.dispatch import STEP_TASK, after_commit
-from kneo.tasks.runtime import get_runtime
+from kneo.tasks.runtime import WorkerRuntime, get_runtime
 from kneo.workflows.steps import ClaimedStep, StepOutcome, claim_step, complete_step, run_is_active
 
 WORKER_ID = f"{socket.gethostname()}-{uuid.uuid4().hex[:8]}"
@@ -33,7 +33,7 @@ def execute_step(step_run_id: str) -> None:
     after_commit(transition, runtime.notifier)
 
 
-def _execute(claimed: ClaimedStep, runtime) -> StepOutcome:  # type: ignore[no-untyped-def]
+def _execute(claimed: ClaimedStep, runtime: WorkerRuntime) -> StepOutcome:
     def should_stop() -> bool:
         with runtime.sessions() as check:
             return not run_is_active(check, claimed.run_id)

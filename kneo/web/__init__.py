@@ -43,7 +43,9 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fla
     api.init_app(app)
     for blueprint in BLUEPRINTS:
         for prefix in API_PREFIXES:
-            api.register_blueprint(blueprint, url_prefix=prefix or None, name=f"{blueprint.name}{prefix.replace('/', '_')}")
+            api.register_blueprint(
+                blueprint, url_prefix=prefix or None, name=f"{blueprint.name}{prefix.replace('/', '_')}"
+            )
     register_error_handlers(app)
     register_request_hooks(app, settings)
     from kneo.cli.admin import register_admin_commands

@@ -28,7 +28,7 @@ def current_principal() -> Principal:
     """Authenticate the request once; raise 401 for a missing or wrong key."""
     cached = g.get("kneo_principal")
     if cached is not None:
-        return cached  # type: ignore[no-any-return]
+        return cached
     config = settings()
     if not config.auth_enabled:
         found: Principal | None = ANONYMOUS

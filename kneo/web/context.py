@@ -14,22 +14,22 @@ from kneo.notify import LocalNotifier
 
 def settings() -> Settings:
     """The app's settings."""
-    return current_app.extensions["kneo.settings"]  # type: ignore[no-any-return]
+    return current_app.extensions["kneo.settings"]
 
 
 def notifier() -> LocalNotifier:
-    return current_app.extensions["kneo.notifier"]  # type: ignore[no-any-return]
+    return current_app.extensions["kneo.notifier"]
 
 
 def session_factory() -> sessionmaker[Session]:
-    return current_app.extensions["kneo.sessions"]  # type: ignore[no-any-return]
+    return current_app.extensions["kneo.sessions"]
 
 
 def db() -> Session:
     """The request's session, created on first use and closed at teardown."""
     if "kneo_session" not in g:
         g.kneo_session = session_factory()()
-    return g.kneo_session  # type: ignore[no-any-return]
+    return g.kneo_session
 
 
 def close_db(_exc: BaseException | None = None) -> None:
@@ -40,4 +40,4 @@ def close_db(_exc: BaseException | None = None) -> None:
 
 def principal() -> Principal:
     """The authenticated principal of this request."""
-    return g.kneo_principal  # type: ignore[no-any-return]
+    return g.kneo_principal

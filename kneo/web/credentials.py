@@ -43,12 +43,20 @@ class Credentials(MethodView):
         present = {section: sorted(k for k, v in refs.items() if v["present"]) for section, refs in inventory.items()}
         session = db()
         with transaction(session):
-            record_audit(session, "credential.inventory_accessed", actor=current_principal().name, metadata={
-                "providers_requested": query["providers"], "extras_requested": query["extras"],
-                "include_service_references": query["include_service_tokens"],
-                "provider_count": len(inventory["providers"]), "extra_count": len(inventory["extra"]),
-                "service_reference_count": len(inventory.get("service_tokens", {})),
-                "providers_present": present["providers"], "extras_present": present["extra"],
-                "service_references_present": present.get("service_tokens", []),
-            })
+            record_audit(
+                session,
+                "credential.inventory_accessed",
+                actor=current_principal().name,
+                metadata={
+                    "providers_requested": query["providers"],
+                    "extras_requested": query["extras"],
+                    "include_service_references": query["include_service_tokens"],
+                    "provider_count": len(inventory["providers"]),
+                    "extra_count": len(inventory["extra"]),
+                    "service_reference_count": len(inventory.get("service_tokens", {})),
+                    "providers_present": present["providers"],
+                    "extras_present": present["extra"],
+                    "service_references_present": present.get("service_tokens", []),
+                },
+            )
         return json_response({"inventory": inventory}, redacted=True)

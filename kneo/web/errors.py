@@ -80,8 +80,11 @@ def handle_http_exception(exc: HTTPException) -> Response:
         limit = settings().limits.max_body_bytes
         return envelope(
             413,
-            {"error": "payload_too_large", "message": f"Request body exceeds maximum size of {limit} bytes.",
-             "max_body_bytes": limit},
+            {
+                "error": "payload_too_large",
+                "message": f"Request body exceeds maximum size of {limit} bytes.",
+                "max_body_bytes": limit,
+            },
         )
     data = getattr(exc, "data", None) or {}
     if exc.code == 422 and "messages" in data:
@@ -94,8 +97,10 @@ def handle_http_exception(exc: HTTPException) -> Response:
         if allowed:
             response.headers["Allow"] = allowed
         return response
-    return envelope(exc.code or 500, {"error": (exc.name or "error").lower().replace(" ", "_"),
-                                      "message": exc.description or exc.name})
+    return envelope(
+        exc.code or 500,
+        {"error": (exc.name or "error").lower().replace(" ", "_"), "message": exc.description or exc.name},
+    )
 
 
 def handle_kneo_error(exc: KneoError) -> Response:
@@ -117,8 +122,11 @@ def handle_spec_error(exc: specs.SpecError) -> Response:
 def handle_database_error(exc: DBAPIError) -> Response:
     if isinstance(exc, OperationalError) or exc.connection_invalidated:
         log.warning("database unavailable: %s", type(exc.orig).__name__ if exc.orig else exc)
-        return envelope(503, {"error": "database_unavailable", "message": "The database is unavailable; retry shortly."},
-                        {"Retry-After": "2"})
+        return envelope(
+            503,
+            {"error": "database_unavailable", "message": "The database is unavailable; retry shortly."},
+            {"Retry-After": "2"},
+        )
     return handle_unexpected(exc)
 
 

@@ -15,7 +15,7 @@ class KneoParser(FlaskParser):
     def _raw_load_json(self, req: Any) -> Any:
         try:
             return super()._raw_load_json(req)
-        except Exception:  # noqa: BLE001 - any decoding problem is the client's
+        except Exception:
             abort(422, messages={"json": {"_schema": ["JSON decode error: invalid JSON body."]}})
 
     def handle_invalid_json_error(self, error: Any, req: Any, *args: Any, **kwargs: Any) -> Any:

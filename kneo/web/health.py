@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from kneo import __version__
 from kneo.errors import ServiceUnavailable
 from kneo.models import Run, StepRun, StepStatus
-from kneo.secrets import provider_reference, extra_reference
+from kneo.secrets import extra_reference, provider_reference
 from kneo.web.context import db, settings
 from kneo.web.extensions import Blueprint
 from kneo.web.responses import json_response
@@ -43,7 +43,7 @@ class Livez(MethodView):
 def _check(name: str, probe: Any) -> dict[str, Any]:
     try:
         return {"name": name, "ok": True, **(probe() or {})}
-    except Exception as exc:  # noqa: BLE001 - a failing probe is reported, not raised
+    except Exception as exc:
         return {"name": name, "ok": False, "error": type(exc).__name__, "message": str(exc).splitlines()[0][:300]}
 
 
@@ -53,9 +53,13 @@ def _store() -> dict[str, Any]:
 
 
 def _queue() -> dict[str, Any]:
-    rows = db().execute(
-        select(StepRun.status, func.count()).where(StepRun.status.in_(StepStatus.OPEN)).group_by(StepRun.status)
-    ).all()
+    rows = (
+        db()
+        .execute(
+            select(StepRun.status, func.count()).where(StepRun.status.in_(StepStatus.OPEN)).group_by(StepRun.status)
+        )
+        .all()
+    )
     counts = dict(rows)
     return {
         "kind": "PostgreSQL" if settings().database_url else "SQLite",

@@ -48,8 +48,12 @@ class HumanTaskItem(MethodView):
         if task is None:
             raise NotFound(f"'Unknown continuation: {continuation_id}'", code="KeyError")
         if task.status != "pending":
-            raise Gone(f"Human task {task.id} is {task.status}; it no longer waits for a decision.",
-                       code="human_task_closed", status=task.status, run_id=task.run_id)
+            raise Gone(
+                f"Human task {task.id} is {task.status}; it no longer waits for a decision.",
+                code="human_task_closed",
+                status=task.status,
+                run_id=task.run_id,
+            )
         return json_response({"continuation_id": task.id, "request": task.request, "task": human_task_view(task)})
 
 

@@ -82,23 +82,34 @@ def _reserve(ident: tuple[str, str, str], digest: str) -> Response | None:
             if record is None:
                 try:
                     with session.begin_nested():
-                        session.add(IdempotencyRecord(
-                            scope=ident[0], principal=ident[1], key=ident[2], request_hash=digest,
-                            state="pending", created_at=now, updated_at=now,
-                        ))
+                        session.add(
+                            IdempotencyRecord(
+                                scope=ident[0],
+                                principal=ident[1],
+                                key=ident[2],
+                                request_hash=digest,
+                                state="pending",
+                                created_at=now,
+                                updated_at=now,
+                            )
+                        )
                     return None
                 except IntegrityError:
                     record = None
             elif record.request_hash != digest:
                 raise Conflict(
                     "Idempotency-Key was already used with a different request payload.",
-                    code="idempotency_key_conflict", scope=ident[0],
+                    code="idempotency_key_conflict",
+                    scope=ident[0],
                 )
             elif record.state == "completed":
                 return json_response(record.response, record.status_code or 200, redacted=True)
         if time.monotonic() > deadline:
-            raise Conflict("A request with this Idempotency-Key is still in progress.",
-                           code="idempotency_key_in_progress", scope=ident[0])
+            raise Conflict(
+                "A request with this Idempotency-Key is still in progress.",
+                code="idempotency_key_in_progress",
+                scope=ident[0],
+            )
         time.sleep(WAIT_POLL_SECONDS)
 
 
@@ -106,7 +117,11 @@ def _release(ident: tuple[str, str, str]) -> None:
     session = db()
     session.rollback()
     with transaction(session):
-        session.execute(delete(IdempotencyRecord).where(
-            IdempotencyRecord.scope == ident[0], IdempotencyRecord.principal == ident[1],
-            IdempotencyRecord.key == ident[2], IdempotencyRecord.state == "pending",
-        ))
+        session.execute(
+            delete(IdempotencyRecord).where(
+                IdempotencyRecord.scope == ident[0],
+                IdempotencyRecord.principal == ident[1],
+                IdempotencyRecord.key == ident[2],
+                IdempotencyRecord.state == "pending",
+            )
+        )

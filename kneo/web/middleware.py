@@ -31,8 +31,11 @@ def register_request_hooks(app: Flask, settings: Settings) -> None:
         if length is not None and length > limit:
             return envelope(
                 413,
-                {"error": "payload_too_large", "message": f"Request body exceeds maximum size of {limit} bytes.",
-                 "max_body_bytes": limit},
+                {
+                    "error": "payload_too_large",
+                    "message": f"Request body exceeds maximum size of {limit} bytes.",
+                    "max_body_bytes": limit,
+                },
             )
         return None
 
@@ -65,4 +68,4 @@ def _log_record(response: Response, request_id: str) -> dict[str, object]:
     principal = g.get("kneo_principal")
     if principal is not None:
         record["principal"] = principal.name
-    return redact(record)  # type: ignore[no-any-return]
+    return redact(record)

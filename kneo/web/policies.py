@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import Response
 from flask.views import MethodView
-from marshmallow import ValidationError, fields, validate, validates_schema
+from marshmallow import ValidationError, fields, validates_schema
 from sqlalchemy import select
 
 from kneo import specs
@@ -39,10 +39,16 @@ class EnvironmentPolicySchema(StrictSchema):
         codes = data.get("blocked_diagnostic_codes") or []
         if len(codes) > limits.max_list_items:
             raise ValidationError(
-                {"blocked_diagnostic_codes": [f"Value error, blocked_diagnostic_codes exceeds maximum item count of {limits.max_list_items}."]}
+                {
+                    "blocked_diagnostic_codes": [
+                        f"Value error, blocked_diagnostic_codes exceeds maximum item count of {limits.max_list_items}."
+                    ]
+                }
             )
         if any(len(c) > limits.max_path_chars for c in codes):
-            raise ValidationError({"blocked_diagnostic_codes": ["Value error, diagnostic code exceeds maximum length."]})
+            raise ValidationError(
+                {"blocked_diagnostic_codes": ["Value error, diagnostic code exceeds maximum length."]}
+            )
 
 
 def _check_environment(environment: str) -> None:
@@ -68,8 +74,9 @@ class PolicyItem(MethodView):
         """One environment's policy (null when none is stored)."""
         _check_environment(environment)
         row = db().get(EnvironmentPolicy, environment)
-        return json_response({"environment": environment, "policy": row.policy if row else None,
-                              "previous_policy": None})
+        return json_response(
+            {"environment": environment, "policy": row.policy if row else None, "previous_policy": None}
+        )
 
     @require_scope("policies:write")
     @blp.arguments(EnvironmentPolicySchema)
@@ -84,13 +91,25 @@ class PolicyItem(MethodView):
             row = session.get(EnvironmentPolicy, environment, with_for_update=True)
             previous = dict(row.policy) if row else None
             if row is None:
-                session.add(EnvironmentPolicy(environment=environment, policy=policy,
-                                              updated_by=current_principal().name, updated_at=now))
+                session.add(
+                    EnvironmentPolicy(
+                        environment=environment, policy=policy, updated_by=current_principal().name, updated_at=now
+                    )
+                )
             else:
                 row.policy, row.updated_by, row.updated_at = policy, current_principal().name, now
             changed = sorted(k for k in policy if previous is None or previous.get(k) != policy[k])
-            record_audit(session, "policy.changed", actor=current_principal().name, now=now, metadata={
-                "surface": "environment_policy_enforcement", "environment": environment,
-                "previous": previous, "current": policy, "changed_fields": changed,
-            })
+            record_audit(
+                session,
+                "policy.changed",
+                actor=current_principal().name,
+                now=now,
+                metadata={
+                    "surface": "environment_policy_enforcement",
+                    "environment": environment,
+                    "previous": previous,
+                    "current": policy,
+                    "changed_fields": changed,
+                },
+            )
         return json_response({"environment": environment, "policy": policy, "previous_policy": previous})

@@ -1,4 +1,4 @@
-"""Run routes (contract §1.3–§1.7)."""
+"""Run routes (contract §1.3-§1.7)."""
 
 from __future__ import annotations
 
@@ -121,9 +121,7 @@ def start_run(body: dict[str, Any], audit_type: str, force_sync: bool = False) -
     async_mode = request.async_mode and not force_sync
     session = db()
     with transaction(session):
-        run, transition = submit_run(
-            session, request, current_principal().name, settings(), utcnow(), audit_type
-        )
+        run, transition = submit_run(session, request, current_principal().name, settings(), utcnow(), audit_type)
     return finish_transition(run, transition, async_mode), 200
 
 
@@ -273,6 +271,11 @@ class RunPolicyReport(MethodView):
             raise BadRequest("Run has no stored spec to report on.", code="ValueError")
         result = specs.policy_report(raw, allowed_modules=settings().allowed_modules)
         with transaction(session):
-            record_audit(session, "spec.policy_reported", actor=current_principal().name, run_id=run.id,
-                         metadata={"valid": result["valid"], "source": "run"})
+            record_audit(
+                session,
+                "spec.policy_reported",
+                actor=current_principal().name,
+                run_id=run.id,
+                metadata={"valid": result["valid"], "source": "run"},
+            )
         return json_response(result)

@@ -86,7 +86,9 @@ class HumanResumeSchema(StrictSchema):
             if data.get(name) and len(data[name]) > limits.max_path_chars:
                 errors[name] = ["Value error, human task field exceeds maximum length."]
         if _serialized_size(data.get("metadata") or {}) > limits.max_metadata_bytes:
-            errors["metadata"] = [f"Value error, metadata exceeds maximum serialized size of {limits.max_metadata_bytes} bytes."]
+            errors["metadata"] = [
+                f"Value error, metadata exceeds maximum serialized size of {limits.max_metadata_bytes} bytes."
+            ]
         if errors:
             raise ValidationError(errors)
 

@@ -46,7 +46,9 @@ def load_raw(body: dict[str, Any]) -> dict[str, Any]:
     if body.get("spec") is None and not body.get("spec_path"):
         raise BadRequest("Either spec or spec_path is required.", code="ValueError")
     return specs.load_document(
-        body.get("spec"), body.get("spec_path"), spec_root=settings().spec_root,
+        body.get("spec"),
+        body.get("spec_path"),
+        spec_root=settings().spec_root,
         overrides=body.get("overrides") or None,
     )
 
@@ -54,10 +56,18 @@ def load_raw(body: dict[str, Any]) -> dict[str, Any]:
 def audit(event_type: str, body: dict[str, Any], **extra: Any) -> None:
     session = db()
     with transaction(session):
-        record_audit(session, event_type, actor=current_principal().name, metadata={
-            "spec_path": body.get("spec_path"), "inline_spec": body.get("spec") is not None,
-            "environment": body.get("environment"), "overlays": body.get("overlays") or [], **extra,
-        })
+        record_audit(
+            session,
+            event_type,
+            actor=current_principal().name,
+            metadata={
+                "spec_path": body.get("spec_path"),
+                "inline_spec": body.get("spec") is not None,
+                "environment": body.get("environment"),
+                "overlays": body.get("overlays") or [],
+                **extra,
+            },
+        )
 
 
 def _report_with_policy(raw: dict[str, Any], body: dict[str, Any]) -> specs.ValidationReport:
@@ -86,8 +96,10 @@ class SpecValidate(MethodView):
         try:
             raw = load_raw(body)
         except specs.SpecParseError as exc:
-            report = specs.ValidationReport(valid=False, diagnostics=[
-                specs.Diagnostic("E_SCHEMA", "error", exc.message, None, "Check the YAML/JSON syntax.")])
+            report = specs.ValidationReport(
+                valid=False,
+                diagnostics=[specs.Diagnostic("E_SCHEMA", "error", exc.message, None, "Check the YAML/JSON syntax.")],
+            )
         else:
             report = _report_with_policy(raw, body)
         audit("spec.validated", body, valid=report.valid)
@@ -107,8 +119,13 @@ class SpecCompile(MethodView):
         specs.compile_document(raw, allowed_modules=settings().allowed_modules, spec_root=settings().spec_root)
         report = specs.validate_document(raw, allowed_modules=settings().allowed_modules)
         audit("spec.compiled", body, valid=True)
-        return json_response({"ok": True, "diagnostics": [d.to_dict() for d in report.diagnostics],
-                              "summary": specs.compile_summary(raw)})
+        return json_response(
+            {
+                "ok": True,
+                "diagnostics": [d.to_dict() for d in report.diagnostics],
+                "summary": specs.compile_summary(raw),
+            }
+        )
 
 
 @blp.route("/specs/explain")

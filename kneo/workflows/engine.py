@@ -84,16 +84,13 @@ def start(plan: Mapping[str, Any], input_text: str) -> Decision:
     """Decide the first units of a new run."""
     workflow = workflow_of(plan)
     if workflow is None:
-        state = {"mode": "agent"}
         unit = Unit("agent", "agent", plan.get("root_agent", ROOT), input_text, None, 1, None, 0)
-        return Decision(state=state, queue=[unit])
+        return Decision(state={"mode": "agent"}, queue=[unit])
     if workflow["type"] != "sequential":
         raise UnsupportedWorkflow(workflow["type"])
-    state = {"mode": "sequential", "index": 0, "workflow": plan["root_workflow"]}
+    state: dict[str, Any] = {"mode": "sequential", "index": 0, "workflow": plan["root_workflow"]}
     decision = Decision(state=state)
-    decision.events.append(
-        ("workflow_started", {"start_index": 0, "step_count": len(workflow["steps"])})
-    )
+    decision.events.append(("workflow_started", {"start_index": 0, "step_count": len(workflow["steps"])}))
     return _advance_sequential(plan, workflow, decision, 0, input_text)
 
 
@@ -139,9 +136,7 @@ def step_failed(
     if policy == "continue":
         _visit(decision, unit["step_id"])
         decision.step_outcome = {"step_failed": True, "error": dict(error), "on_error": "continue"}
-        return _advance_sequential(
-            plan, workflow, decision, int(unit["position"]) + 1, unit["input_text"]
-        )
+        return _advance_sequential(plan, workflow, decision, int(unit["position"]) + 1, unit["input_text"])
     if policy == "fallback" and step and step.get("fallback_ref"):
         target = _step_by_id(workflow, step["fallback_ref"])
         if target is not None:

@@ -112,22 +112,44 @@ def resume_task(
     run.visited_steps = [*run.visited_steps, task.step_id]
     run.current_step_id = task.step_id
     add_checkpoint(
-        session, run, "step_completed", now, step_id=task.step_id,
-        metadata={"workflow_type": task.workflow_kind, "input_text": task.current_input, "output_text": text,
-                  "error": None, "iteration": 1, "human_decision": resume.decision},
+        session,
+        run,
+        "step_completed",
+        now,
+        step_id=task.step_id,
+        metadata={
+            "workflow_type": task.workflow_kind,
+            "input_text": task.current_input,
+            "output_text": text,
+            "error": None,
+            "iteration": 1,
+            "human_decision": resume.decision,
+        },
     )
     decision = engine.human_resolved(
-        run.plan, {**run.engine_state, "visited": list(run.visited_steps)[:-1]}, task.step_id,
-        int(task.current_step_index or 0), text,
+        run.plan,
+        {**run.engine_state, "visited": list(run.visited_steps)[:-1]},
+        task.step_id,
+        int(task.current_step_index or 0),
+        text,
     )
     decision.visited = []
     run.output_text = text
     transition = apply_decision(session, run, decision, now, default_timeout=default_timeout, actor=actor)
     record_audit(
-        session, "human.decision", actor=actor, run_id=run.id, continuation_id=task.id,
-        metadata={"request_id": resume.request_id, "decision": resume.decision,
-                  "has_content": resume.content is not None, "selected_option": resume.selected_option,
-                  "metadata": dict(resume.metadata), "status": run.status},
+        session,
+        "human.decision",
+        actor=actor,
+        run_id=run.id,
+        continuation_id=task.id,
+        metadata={
+            "request_id": resume.request_id,
+            "decision": resume.decision,
+            "has_content": resume.content is not None,
+            "selected_option": resume.selected_option,
+            "metadata": dict(resume.metadata),
+            "status": run.status,
+        },
         now=now,
     )
     return task, transition

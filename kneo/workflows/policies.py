@@ -19,9 +19,7 @@ def stored_policy(session: Session, environment: str) -> dict[str, Any] | None:
     return dict(row.policy) if row else None
 
 
-def enforce_stored_policy(
-    session: Session, raw: Mapping[str, Any], environment: str, settings: Settings
-) -> None:
+def enforce_stored_policy(session: Session, raw: Mapping[str, Any], environment: str, settings: Settings) -> None:
     """Raise 422 ``environment_policy_violation`` when the spec breaks the stored policy."""
     policy = stored_policy(session, environment)
     if not policy:

@@ -72,8 +72,9 @@ def _sort_column(columns: Mapping[str, Any], page: Page) -> Any:
     return column
 
 
-def _paged(session: Session, stmt: Select[Any], where: Sequence[ColumnElement[bool]], page: Page,
-           order: list[Any]) -> tuple[list[Any], int]:
+def _paged(
+    session: Session, stmt: Select[Any], where: Sequence[ColumnElement[bool]], page: Page, order: list[Any]
+) -> tuple[list[Any], int]:
     filtered = stmt.where(*where)
     total = session.execute(select(func.count()).select_from(filtered.order_by(None).subquery())).scalar_one()
     if total == 0 or page.offset >= total:
@@ -115,8 +116,9 @@ def list_human_tasks(session: Session, filters: Mapping[str, Any], page: Page) -
     return _paged(session, select(HumanTask), where, page, _order(column, page.sort_order, HumanTask.id))
 
 
-def list_audit(session: Session, event_type: str | None, run_id: str | None, limit: int,
-               offset: int = 0) -> list[AuditEvent]:
+def list_audit(
+    session: Session, event_type: str | None, run_id: str | None, limit: int, offset: int = 0
+) -> list[AuditEvent]:
     stmt = select(AuditEvent)
     if event_type:
         stmt = stmt.where(AuditEvent.event_type == event_type)

@@ -91,8 +91,6 @@ def add_trace_event(
         "error": redact_text(fields["error"]) if fields.get("error") else None,
     }
     session.add(
-        TraceEvent(
-            id=event_id, run_id=run.id, sequence=run.trace_event_count, type=type_, timestamp=now, data=data
-        )
+        TraceEvent(id=event_id, run_id=run.id, sequence=run.trace_event_count, type=type_, timestamp=now, data=data)
     )
     return data

@@ -125,9 +125,7 @@ def _flatten(value: Any, prefix: str, out: dict[str, Any]) -> None:
         out[prefix] = value
 
 
-def checkpoint_diff(
-    session: Session, run: Run, from_sequence: int | None, to_sequence: int | None
-) -> dict[str, Any]:
+def checkpoint_diff(session: Session, run: Run, from_sequence: int | None, to_sequence: int | None) -> dict[str, Any]:
     """Compare ``{state, metadata}`` of two checkpoints, flattened to paths."""
     cps = {cp.sequence: cp for cp in _checkpoints(session, run.id)}
     if len(cps) < 2:

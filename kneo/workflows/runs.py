@@ -153,7 +153,9 @@ def cancel_run(session: Session, run_id: str, actor: str, now: datetime) -> tupl
     return run, True
 
 
-def continue_run(session: Session, run_id: str, actor: str, settings: Settings, now: datetime) -> tuple[Run, Transition]:
+def continue_run(
+    session: Session, run_id: str, actor: str, settings: Settings, now: datetime
+) -> tuple[Run, Transition]:
     """Re-enter a failed sequential workflow after its last completed step."""
     run = lock_run(session, run_id)
     context = replay_context(session, run)

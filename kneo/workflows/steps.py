@@ -53,9 +53,7 @@ def claim_step(
         StepRun.status.in_(StepStatus.CLAIMABLE),
         and_(StepRun.status == StepStatus.RUNNING, StepRun.lease_expires_at < now),
     )
-    timeout = session.execute(
-        select(StepRun.timeout_seconds).where(StepRun.id == step_run_id)
-    ).scalar_one_or_none()
+    timeout = session.execute(select(StepRun.timeout_seconds).where(StepRun.id == step_run_id)).scalar_one_or_none()
     if timeout is None:
         return None
     row = session.execute(
@@ -119,9 +117,7 @@ def complete_step(
     if run.status != RunStatus.RUNNING:
         row.status = StepStatus.FAILED
         return Transition()
-    decision = engine.step_failed(
-        run.plan, run.engine_state, unit, outcome.error, row.attempt, row.max_attempts
-    )
+    decision = engine.step_failed(run.plan, run.engine_state, unit, outcome.error, row.attempt, row.max_attempts)
     if decision.retry_delay is not None:
         row.status = StepStatus.RETRYING
         row.available_at = now + timedelta(seconds=decision.retry_delay)
@@ -181,9 +177,7 @@ def _persist_events(
     for event in outcome.events:
         fields = {k: v for k, v in event.items() if k not in ("type", "metadata")}
         fields.setdefault("step_id", row.step_id)
-        stored.append(
-            add_trace_event(session, run, event["type"], now, metadata=event.get("metadata"), **fields)
-        )
+        stored.append(add_trace_event(session, run, event["type"], now, metadata=event.get("metadata"), **fields))
     return stored
 
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import Select, and_, or_, select
 from sqlalchemy.orm import Session
 
 from kneo.db import is_sqlite
@@ -14,7 +15,7 @@ from kneo.workflows.transitions import Dispatch
 BATCH = 500
 
 
-def _lockable(session: Session, stmt):  # type: ignore[no-untyped-def]
+def _lockable(session: Session, stmt: Select[Any]) -> Select[Any]:
     return stmt if is_sqlite(session) else stmt.with_for_update(skip_locked=True)
 
 

@@ -167,12 +167,8 @@ def _open_human_task(session: Session, run: Run, pause: engine.HumanPause, now: 
     run.current_step_id = pause.step_id
     run.current_step_index = pause.position
     metadata = {"continuation_id": task_id, "request": request}
-    event = add_trace_event(
-        session, run, "human_intervention_requested", now, metadata=metadata, step_id=pause.step_id
-    )
-    add_checkpoint(
-        session, run, "human_pause", now, step_id=pause.step_id, metadata=metadata, trace_events=[event]
-    )
+    event = add_trace_event(session, run, "human_intervention_requested", now, metadata=metadata, step_id=pause.step_id)
+    add_checkpoint(session, run, "human_pause", now, step_id=pause.step_id, metadata=metadata, trace_events=[event])
     return task
 
 

@@ -10,34 +10,36 @@ ALLOWED = ("examples",)
 
 def base_spec() -> dict[str, Any]:
     """A valid spec exercising most features with zero diagnostics under ``ALLOWED``."""
-    return copy.deepcopy({
-        "version": "v1",
-        "metadata": {"name": "demo"},
-        "agent": {
-            "name": "root",
-            "model": {"provider": "dummy", "name": "m"},
-            "strategy": "simple",
-            "tools": {
-                "include": ["search"],
-                "permissions": {"allow_network": True, "allowed_domains": ["example.com"]},
+    return copy.deepcopy(
+        {
+            "version": "v1",
+            "metadata": {"name": "demo"},
+            "agent": {
+                "name": "root",
+                "model": {"provider": "dummy", "name": "m"},
+                "strategy": "simple",
+                "tools": {
+                    "include": ["search"],
+                    "permissions": {"allow_network": True, "allowed_domains": ["example.com"]},
+                },
             },
-        },
-        "workflow": {
-            "type": "sequential",
-            "steps": [
-                {"id": "draft", "kind": "function", "ref": "draft"},
-                {"id": "approve", "kind": "human", "ref": "reviewer"},
-                {"id": "write", "kind": "agent", "ref": "writer"},
-            ],
-        },
-        "components": {
-            "agents": {"writer": {"name": "writer"}},
-            "workflows": {"sub": {"type": "sequential", "steps": [{"id": "w", "kind": "agent", "ref": "writer"}]}},
-            "functions": {"draft": {"implementation": "examples.fns.draft"}},
-            "humans": {"reviewer": {"description": "Approve?"}},
-        },
-        "tools": {"search": {"description": "Search", "implementation": "examples.fns.search"}},
-    })
+            "workflow": {
+                "type": "sequential",
+                "steps": [
+                    {"id": "draft", "kind": "function", "ref": "draft"},
+                    {"id": "approve", "kind": "human", "ref": "reviewer"},
+                    {"id": "write", "kind": "agent", "ref": "writer"},
+                ],
+            },
+            "components": {
+                "agents": {"writer": {"name": "writer"}},
+                "workflows": {"sub": {"type": "sequential", "steps": [{"id": "w", "kind": "agent", "ref": "writer"}]}},
+                "functions": {"draft": {"implementation": "examples.fns.draft"}},
+                "humans": {"reviewer": {"description": "Approve?"}},
+            },
+            "tools": {"search": {"description": "Search", "implementation": "examples.fns.search"}},
+        }
+    )
 
 
 def with_graph(spec: dict[str, Any] | None = None) -> dict[str, Any]:

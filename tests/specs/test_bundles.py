@@ -14,26 +14,36 @@ from kneo.specs import SpecError, canonical_json, sign_bundle, verify_bundle
 SPEC = {"agent": {"name": "rédacteur"}, "components": {}}
 
 
-def _bundle() -> dict:  # type: ignore[type-arg]
-    return sign_bundle(SPEC, "test-key-123", approved_by="alice", environment="prod",
-                       created_at="2024-01-01T00:00:00+00:00")
+def _bundle() -> dict:
+    return sign_bundle(
+        SPEC, "test-key-123", approved_by="alice", environment="prod", created_at="2024-01-01T00:00:00+00:00"
+    )
 
 
 def test_shape_and_independent_recomputation() -> None:
     bundle = _bundle()
     assert bundle["kind"] == "kneo.spec.bundle" and bundle["version"] == "v1"
     assert bundle["spec"]["version"] == "v1"  # migrated
-    assert bundle["metadata"] == {"approved_by": "alice", "environment": "prod",
-                                  "created_at": "2024-01-01T00:00:00+00:00"}
+    assert bundle["metadata"] == {
+        "approved_by": "alice",
+        "environment": "prod",
+        "created_at": "2024-01-01T00:00:00+00:00",
+    }
     canonical = json.dumps(bundle["spec"], sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
     assert "rédacteur".encode() in canonical
     assert bundle["digest"] == {"algorithm": "SHA256", "value": hashlib.sha256(canonical).hexdigest()}
     unsigned = {k: v for k, v in bundle.items() if k != "signature"}
     expected = hmac.new(b"test-key-123", canonical_json(unsigned), hashlib.sha256).hexdigest()
-    assert bundle["signature"] == {"algorithm": "HMAC-SHA256", "key_id": "KNEO_SERV_SPEC_SIGNING_KEY",
-                                   "value": expected}
+    assert bundle["signature"] == {
+        "algorithm": "HMAC-SHA256",
+        "key_id": "KNEO_SERV_SPEC_SIGNING_KEY",
+        "value": expected,
+    }
     assert verify_bundle(bundle, "test-key-123") == {
-        "valid": True, "digest_valid": True, "signature_valid": True, "errors": []
+        "valid": True,
+        "digest_valid": True,
+        "signature_valid": True,
+        "errors": [],
     }
 
 
@@ -46,8 +56,12 @@ def test_metadata_tampering_breaks_signature_only() -> None:
     bundle = _bundle()
     bundle["metadata"]["approved_by"] = "mallory"
     result = verify_bundle(bundle, "test-key-123")
-    assert result == {"valid": False, "digest_valid": True, "signature_valid": False,
-                      "errors": ["Bundle signature is invalid."]}
+    assert result == {
+        "valid": False,
+        "digest_valid": True,
+        "signature_valid": False,
+        "errors": ["Bundle signature is invalid."],
+    }
 
 
 def test_spec_tampering_breaks_both() -> None:
@@ -63,10 +77,15 @@ def test_wrong_key_and_bad_envelope() -> None:
     bundle = copy.deepcopy(_bundle())
     bundle["kind"] = "x"
     bundle["version"] = "v9"
-    assert verify_bundle(bundle, "test-key-123")["errors"][:2] == ["Invalid bundle kind.", "Invalid bundle version."]
+    assert verify_bundle(bundle, "test-key-123")["errors"][:2] == [
+        "Invalid bundle kind.",
+        "Invalid bundle version.",
+    ]
     bundle["spec"] = []
     assert verify_bundle(bundle, "test-key-123") == {
-        "valid": False, "digest_valid": False, "signature_valid": False,
+        "valid": False,
+        "digest_valid": False,
+        "signature_valid": False,
         "errors": ["Invalid bundle kind.", "Invalid bundle version.", "Bundle spec must be an object."],
     }
     assert verify_bundle("nope", "k")["valid"] is False

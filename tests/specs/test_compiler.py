@@ -31,22 +31,40 @@ def test_plan_top_level_and_root_agent() -> None:
     assert list(plan["workflows"]) == ["__root__", "sub"]
     assert plan["spec_name"] == "demo"
     assert plan["functions"] == {"draft": {"implementation": "examples.fns.draft"}}
-    assert plan["tools"]["search"] == {"description": "Search", "parameters": {},
-                                       "implementation": "examples.fns.search", "mcp": None, "agent": None}
+    assert plan["tools"]["search"] == {
+        "description": "Search",
+        "parameters": {},
+        "implementation": "examples.fns.search",
+        "mcp": None,
+        "agent": None,
+    }
     root = plan["agents"]["__root__"]
     assert root["strategy"] == "simple" and root["max_iterations"] is None
     assert root["model"]["provider"] == "dummy"
-    assert root["runtime"] == {"preferred_mode": "bridge", "allowed_modes": None, "fallback_mode": None,
-                               "native_provider": None, "adapter_ref": None}
+    assert root["runtime"] == {
+        "preferred_mode": "bridge",
+        "allowed_modes": None,
+        "fallback_mode": None,
+        "native_provider": None,
+        "adapter_ref": None,
+    }
     assert root["tools"] == ["search"]
     assert root["tool_permissions"]["allowed_domains"] == ["example.com"]
     assert root["guardrails"] == {"input": [], "output": [], "tool": [], "workflow": []}
     assert (root["memory"], root["skills"], root["as_agent"], root["append_mode"]) == (None, [], None, "auto")
     assert plan["agents"]["writer"]["system_prompt"] == ""
     assert plan["humans"]["reviewer"] == {
-        "description": "Approve?", "assignee": None, "timeout_seconds": None, "on_timeout": "fail",
-        "request_type": "approval", "options": None, "default_option": None, "response_role": None,
-        "context": None, "title": "Approve?", "prompt": "Approve?",
+        "description": "Approve?",
+        "assignee": None,
+        "timeout_seconds": None,
+        "on_timeout": "fail",
+        "request_type": "approval",
+        "options": None,
+        "default_option": None,
+        "response_role": None,
+        "context": None,
+        "title": "Approve?",
+        "prompt": "Approve?",
     }
 
 
@@ -57,9 +75,16 @@ def test_sequential_steps_and_disabled_dropped() -> None:
     wf = compile_document(spec, allowed_modules=ALLOWED)["workflows"]["__root__"]
     assert wf["type"] == "sequential" and wf["name"] == "sequential-workflow"
     assert [s["id"] for s in wf["steps"]] == ["approve", "write"]
-    assert wf["steps"][1] == {"id": "write", "kind": "agent", "ref": "writer", "on_error": "retry",
-                              "fallback_ref": None, "max_retries": 2, "timeout_seconds": 5,
-                              "retry_backoff_seconds": None}
+    assert wf["steps"][1] == {
+        "id": "write",
+        "kind": "agent",
+        "ref": "writer",
+        "on_error": "retry",
+        "fallback_ref": None,
+        "max_retries": 2,
+        "timeout_seconds": 5,
+        "retry_backoff_seconds": None,
+    }
 
 
 def test_graph_plan() -> None:
@@ -69,24 +94,46 @@ def test_graph_plan() -> None:
     wf = compile_document(spec, allowed_modules=ALLOWED)["workflows"]["__root__"]
     assert (wf["start"], wf["max_steps"], wf["name"]) == ("a", 50, "graph-workflow")
     assert wf["nodes"]["b"]["id"] == "b"
-    assert wf["edges"] == [{"from": "a", "to": "b", "condition": {"type": "output_contains", "value": "x",
-                                                                  "key": None, "case_sensitive": False,
-                                                                  "conditions": None, "condition": None},
-                            "label": "go"}]
+    assert wf["edges"] == [
+        {
+            "from": "a",
+            "to": "b",
+            "condition": {
+                "type": "output_contains",
+                "value": "x",
+                "key": None,
+                "case_sensitive": False,
+                "conditions": None,
+                "condition": None,
+            },
+            "label": "go",
+        }
+    ]
 
 
 @pytest.mark.parametrize(
     ("kind", "extra", "expected"),
     [
         ("concurrent", {}, {"max_iterations": None, "selector": None, "rounds": None}),
-        ("handoff", {}, {"max_iterations": 2, "selector": {"type": "sequence", "sequence": []}, "rounds": None}),
-        ("handoff", {"selector": {"sequence": ["a", "b", "a"]}},
-         {"max_iterations": 3, "selector": {"type": "sequence", "sequence": ["a", "b", "a"]}, "rounds": None}),
+        (
+            "handoff",
+            {},
+            {"max_iterations": 2, "selector": {"type": "sequence", "sequence": []}, "rounds": None},
+        ),
+        (
+            "handoff",
+            {"selector": {"sequence": ["a", "b", "a"]}},
+            {
+                "max_iterations": 3,
+                "selector": {"type": "sequence", "sequence": ["a", "b", "a"]},
+                "rounds": None,
+            },
+        ),
         ("group_chat", {"rounds": 3}, {"max_iterations": 6, "selector": None, "rounds": 3}),
         ("group-chat", {"max_iterations": 1}, {"max_iterations": 1, "selector": None, "rounds": 1}),
     ],
 )
-def test_orchestration_plans(kind: str, extra: dict, expected: dict) -> None:  # type: ignore[type-arg]
+def test_orchestration_plans(kind: str, extra: dict, expected: dict) -> None:
     wf = compile_document(with_orchestration(kind, **extra), allowed_modules=ALLOWED)["workflows"]["__root__"]
     assert wf["type"] == kind.replace("_", "-")
     assert wf["name"] == f"{kind.replace('_', '-')}-workflow"
@@ -128,7 +175,7 @@ def test_spec_invalid_lists_errors() -> None:
     assert "ERROR E_STEP_AGENT_REF: Agent component 'ghost' is referenced but not defined." in info.value.message
 
 
-def _with_skill(source: str) -> dict:  # type: ignore[type-arg]
+def _with_skill(source: str) -> dict:
     spec = base_spec()
     spec["skills"] = {"review": {"source": source, "description": "Reviews"}}
     spec["agent"]["skills"] = ["review"]
@@ -139,11 +186,16 @@ def test_skills_loaded_under_root() -> None:
     plan = compile_document(_with_skill("skills/review"), allowed_modules=ALLOWED, spec_root=DATA)
     skill = plan["skills"]["review"]
     assert skill["instructions"].strip() == "Check correctness first."
-    assert skill["metadata"] == {"name": "review", "description": "Review code carefully.", "tags": ["quality"]}
+    assert skill["metadata"] == {
+        "name": "review",
+        "description": "Review code carefully.",
+        "tags": ["quality"],
+    }
     assert skill["description"] == "Reviews"
     assert plan["agents"]["__root__"]["skills"] == ["review"]
-    single = compile_document(_with_skill(str(DATA / "skills" / "single.md")), allowed_modules=ALLOWED,
-                              spec_root=DATA)["skills"]["review"]
+    single = compile_document(_with_skill(str(DATA / "skills" / "single.md")), allowed_modules=ALLOWED, spec_root=DATA)[
+        "skills"
+    ]["review"]
     assert single["instructions"] == "Single-file skill body.\n" and single["metadata"] == {}
     unread = compile_document(_with_skill("skills/review"), allowed_modules=ALLOWED)["skills"]["review"]
     assert unread["instructions"] is None
@@ -164,10 +216,18 @@ def test_skill_source_missing() -> None:
 def test_summary_and_explain() -> None:
     spec = base_spec()
     spec["components"]["agents"]["alpha"] = {"name": "Alpha"}
-    assert compile_summary(spec) == {"has_root_agent": True, "has_root_workflow": True,
-                                     "component_agents": ["alpha", "writer"]}
-    assert explain_document(spec) == {"summary": {"root_agent": "root", "root_workflow": "sequential-workflow",
-                                                  "component_agents": ["alpha", "writer"]}}
+    assert compile_summary(spec) == {
+        "has_root_agent": True,
+        "has_root_workflow": True,
+        "component_agents": ["alpha", "writer"],
+    }
+    assert explain_document(spec) == {
+        "summary": {
+            "root_agent": "root",
+            "root_workflow": "sequential-workflow",
+            "component_agents": ["alpha", "writer"],
+        }
+    }
     with pytest.raises(SpecInvalid):
         explain_document({"version": "v1"})
 

@@ -33,9 +33,21 @@ TEXT = "Review says APPROVED with notes"
         ({"type": "variable_equals", "key": "region", "value": "us"}, False),
         ({"type": "status_is", "value": "completed"}, True),
         ({"type": "status_is", "value": "failed"}, False),
-        ({"type": "all_of", "conditions": [{"type": "always"}, {"type": "output_contains", "value": "notes"}]}, True),
+        (
+            {
+                "type": "all_of",
+                "conditions": [{"type": "always"}, {"type": "output_contains", "value": "notes"}],
+            },
+            True,
+        ),
         ({"type": "all_of", "conditions": [{"type": "always"}, {"type": "never"}]}, False),
-        ({"type": "any_of", "conditions": [{"type": "never"}, {"type": "status_is", "value": "completed"}]}, True),
+        (
+            {
+                "type": "any_of",
+                "conditions": [{"type": "never"}, {"type": "status_is", "value": "completed"}],
+            },
+            True,
+        ),
         ({"type": "any_of", "conditions": [{"type": "never"}, {"type": "never"}]}, False),
         ({"type": "not", "condition": {"type": "never"}}, True),
         ({"type": "not", "condition": {"type": "not", "condition": {"type": "never"}}}, False),

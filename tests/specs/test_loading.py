@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -20,7 +21,7 @@ DATA = Path(__file__).parent / "data"
 
 
 def test_inline_spec_is_copied() -> None:
-    spec = {"version": "v1", "agent": {"name": "a"}}
+    spec: dict[str, Any] = {"version": "v1", "agent": {"name": "a"}}
     doc = load_document(spec, None, spec_root=DATA)
     assert doc == spec and doc is not spec
     doc["agent"]["name"] = "changed"
@@ -92,9 +93,13 @@ def test_recursive_yaml_alias_is_rejected(tmp_path: Path) -> None:
 
 
 def test_overrides_merge_rules() -> None:
-    base = {
+    base: dict[str, Any] = {
         "version": "v1",
-        "agent": {"name": "a", "model": {"provider": "p", "name": "m", "extra": {"k": 1}}, "skills": ["x", "y"]},
+        "agent": {
+            "name": "a",
+            "model": {"provider": "p", "name": "m", "extra": {"k": 1}},
+            "skills": ["x", "y"],
+        },
         "metadata": {"keep": 1, "drop": 2, "gone": {"deep": 1}},
     }
     overrides = {

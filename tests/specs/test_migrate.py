@@ -41,8 +41,12 @@ def test_v1_unchanged_and_missing_version() -> None:
 
 def test_existing_bucket_entries_win() -> None:
     migrated, _ = migrate_document(
-        {"version": "v0", "agent": {"name": "a"}, "components": {"agents": {"x": {"name": "new"}}},
-         "component_agents": {"x": {"name": "old"}, "y": {"name": "y"}}}
+        {
+            "version": "v0",
+            "agent": {"name": "a"},
+            "components": {"agents": {"x": {"name": "new"}}},
+            "component_agents": {"x": {"name": "old"}, "y": {"name": "y"}},
+        }
     )
     assert migrated["components"]["agents"] == {"x": {"name": "new"}, "y": {"name": "y"}}
 

@@ -23,20 +23,38 @@ def _research_like() -> dict[str, Any]:
 def test_report_shape() -> None:
     spec = base_spec()
     spec["agent"]["memory"] = {"policy": "sliding_window", "max_messages": 4}
-    spec["agent"]["guardrails"] = {"output": [{"id": "o", "type": "keyword"}], "input": [{"id": "i", "type": "regex"}]}
+    spec["agent"]["guardrails"] = {
+        "output": [{"id": "o", "type": "keyword"}],
+        "input": [{"id": "i", "type": "regex"}],
+    }
     spec["tools"]["remote"] = {"description": "r", "mcp": {"server": "srv"}}
     spec["mcp_servers"] = {"srv": {"transport": "http", "url": "https://x"}}
     result = policy_report(spec, allowed_modules=ALLOWED)
     assert result["valid"] is True
     report = result["report"]
-    assert set(report) == {"valid", "version", "summary", "memory", "tools", "guardrails", "human_review",
-                           "diagnostics"}
+    assert set(report) == {
+        "valid",
+        "version",
+        "summary",
+        "memory",
+        "tools",
+        "guardrails",
+        "human_review",
+        "diagnostics",
+    }
     assert report["summary"] == {
-        "agent_count": 2, "workflow_count": 2, "tool_count": 2, "mcp_tool_count": 1,
-        "human_reviewer_count": 1, "human_review_step_count": 1, "diagnostic_count": 0,
+        "agent_count": 2,
+        "workflow_count": 2,
+        "tool_count": 2,
+        "mcp_tool_count": 1,
+        "human_reviewer_count": 1,
+        "human_review_step_count": 1,
+        "diagnostic_count": 0,
     }
     assert report["memory"]["agents"][0] == {
-        "agent": "agent", "configured": True, "policy": "sliding_window",
+        "agent": "agent",
+        "configured": True,
+        "policy": "sliding_window",
         "config": {"policy": "sliding_window", "max_messages": 4},
     }
     assert report["tools"]["declared"] == ["remote", "search"]
@@ -44,14 +62,22 @@ def test_report_shape() -> None:
     root_policy = report["tools"]["agent_policies"][0]
     assert root_policy["agent"] == "agent" and root_policy["unrestricted"] is False
     assert root_policy["permissions"]["allowed_domains"] == ["example.com"]
-    assert report["guardrails"]["agents"][0] == {"agent": "agent", "configured": True,
-                                                  "stages": {"input": 1, "output": 1}}
+    assert report["guardrails"]["agents"][0] == {
+        "agent": "agent",
+        "configured": True,
+        "stages": {"input": 1, "output": 1},
+    }
     assert report["human_review"] == {
         "reviewers": ["reviewer"],
         "workflow_steps": [{"workflow": "workflow", "step_id": "approve", "ref": "reviewer"}],
         "required": True,
-        "requirements": [{"code": "I_HUMAN_REVIEW_CONFIGURED", "path": "components.humans",
-                          "reason": "Human review components are configured."}],
+        "requirements": [
+            {
+                "code": "I_HUMAN_REVIEW_CONFIGURED",
+                "path": "components.humans",
+                "reason": "Human review components are configured.",
+            }
+        ],
         "missing": False,
     }
 
@@ -59,7 +85,8 @@ def test_report_shape() -> None:
 def test_report_requirements_and_missing() -> None:
     report = policy_report(_research_like(), allowed_modules=ALLOWED)["report"]
     assert [r["path"] for r in report["human_review"]["requirements"]] == [
-        "agent.tools.permissions", "components.agents.retriever.tools.permissions"
+        "agent.tools.permissions",
+        "components.agents.retriever.tools.permissions",
     ]
     assert report["human_review"]["missing"] is True
     assert [p["unrestricted"] for p in report["tools"]["agent_policies"]] == [True, True, False]
@@ -74,13 +101,19 @@ def test_report_schema_failure() -> None:
 
 def test_orchestration_humans_not_counted_as_review_steps() -> None:
     spec = base_spec()
-    spec["workflow"] = {"type": "concurrent", "participants": [{"id": "h", "kind": "human", "ref": "reviewer"}]}
+    spec["workflow"] = {
+        "type": "concurrent",
+        "participants": [{"id": "h", "kind": "human", "ref": "reviewer"}],
+    }
     assert policy_report(spec, allowed_modules=ALLOWED)["report"]["human_review"]["workflow_steps"] == []
 
 
 PROD = {
-    "require_tool_permissions": True, "deny_unrestricted_tools": True, "require_human_review": True,
-    "require_guardrails": True, "blocked_diagnostic_codes": ["E_UNSAFE_TOOL_IMPORT", "E_UNSAFE_FUNCTION_IMPORT"],
+    "require_tool_permissions": True,
+    "deny_unrestricted_tools": True,
+    "require_human_review": True,
+    "require_guardrails": True,
+    "blocked_diagnostic_codes": ["E_UNSAFE_TOOL_IMPORT", "E_UNSAFE_FUNCTION_IMPORT"],
 }
 
 
@@ -100,8 +133,9 @@ def test_prod_policy_on_research_like_spec() -> None:
 
 def test_blocked_codes_and_warnings_from_report() -> None:
     report = policy_report(_research_like())  # no allow-list: unsafe imports
-    diags = enforce_environment_policy(report, "staging", {"blocked_diagnostic_codes": ["E_UNSAFE_TOOL_IMPORT"],
-                                                           "fail_on_warnings": True})
+    diags = enforce_environment_policy(
+        report, "staging", {"blocked_diagnostic_codes": ["E_UNSAFE_TOOL_IMPORT"], "fail_on_warnings": True}
+    )
     assert diags[0].code == "E_ENV_POLICY_DIAGNOSTIC"
     assert diags[0].message == "Environment 'staging' blocks diagnostic E_UNSAFE_TOOL_IMPORT."
     assert diags[0].path == "tools.search.implementation"
@@ -125,8 +159,13 @@ def test_invalid_policy_is_generic_error() -> None:
 
 def test_environment_policy_dataclass() -> None:
     assert EnvironmentPolicy.from_mapping({}).to_dict() == {
-        "enabled": True, "fail_on_warnings": False, "blocked_diagnostic_codes": [], "require_human_review": False,
-        "require_tool_permissions": False, "deny_unrestricted_tools": False, "require_guardrails": False,
+        "enabled": True,
+        "fail_on_warnings": False,
+        "blocked_diagnostic_codes": [],
+        "require_human_review": False,
+        "require_tool_permissions": False,
+        "deny_unrestricted_tools": False,
+        "require_guardrails": False,
     }
     for bad in ({"typo": True}, {"enabled": "yes"}, {"blocked_diagnostic_codes": "E_X"}, ["x"]):
         with pytest.raises(SpecError):

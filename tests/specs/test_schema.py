@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import pytest
 
 from kneo.specs import SpecParseError, SpecVersionError, validate_document
@@ -32,31 +35,43 @@ def test_missing_required_and_extra_keys_listed_together() -> None:
 
 def test_single_error_header() -> None:
     assert _schema_message({"version": "v1"}).splitlines()[:3] == [
-        "1 validation error for KneoSpec", "agent", "  Field required"
+        "1 validation error for KneoSpec",
+        "agent",
+        "  Field required",
     ]
 
 
 @pytest.mark.parametrize(
     ("mutate", "expected"),
     [
-        (lambda s: s["agent"].update(strategy="wild"), "agent.strategy.type\n  Input should be 'simple', 'react' or"),
+        (
+            lambda s: s["agent"].update(strategy="wild"),
+            "agent.strategy.type\n  Input should be 'simple', 'react' or",
+        ),
         (lambda s: s["workflow"].update(type="loop"), "Input tag 'loop' found using 'type' does not match"),
         (lambda s: s["workflow"].pop("type"), "Unable to extract tag using discriminator 'type'"),
         (lambda s: s["workflow"]["steps"][0].update(kind="robot"), "workflow.steps.0.kind"),
         (lambda s: s["workflow"]["steps"][0].update(max_retries="2"), "Input should be a valid integer"),
-        (lambda s: s["components"]["workflows"]["sub"].update(steps=["writer"]),
-         "components.workflows.sub.steps.0\n  Input should be a valid dictionary"),
+        (
+            lambda s: s["components"]["workflows"]["sub"].update(steps=["writer"]),
+            "components.workflows.sub.steps.0\n  Input should be a valid dictionary",
+        ),
         (lambda s: s["tools"]["search"].update(mcp={"server": "x", "extra": 1}), "tools.search.mcp.extra"),
         (lambda s: s["agent"]["model"].update(token_budget=0), "Input should be greater than 0"),
         (lambda s: s["agent"].update(defaults={"append_mode": "sometimes"}), "agent.defaults.append_mode"),
         (lambda s: s["agent"].update(guardrails={"pre": []}), "agent.guardrails.pre"),
-        (lambda s: s.update(mcp_servers={"m": {"transport": "http", "url": "u", "ca_bundle": "../ca.pem"}}),
-         "mcp_servers.m.ca_bundle\n  Value error"),
+        (
+            lambda s: s.update(mcp_servers={"m": {"transport": "http", "url": "u", "ca_bundle": "../ca.pem"}}),
+            "mcp_servers.m.ca_bundle\n  Value error",
+        ),
         (lambda s: s["agent"].update(name=3), "agent.name\n  Input should be a valid string"),
-        (lambda s: s["tools"].update({"bad": "not-a-tool"}), "tools.bad\n  Input should be a valid dictionary"),
+        (
+            lambda s: s["tools"].update({"bad": "not-a-tool"}),
+            "tools.bad\n  Input should be a valid dictionary",
+        ),
     ],
 )
-def test_schema_problem_locations(mutate, expected) -> None:  # type: ignore[no-untyped-def]
+def test_schema_problem_locations(mutate: Callable[[dict[str, Any]], Any], expected: str) -> None:
     spec = base_spec()
     mutate(spec)
     assert expected in _schema_message(spec)

@@ -30,9 +30,12 @@ def test_module_allowed(module: str, allowed: tuple[str, ...], ok: bool) -> None
     assert module_allowed(module, allowed) is ok
 
 
-def _codes(spec: dict, allowed: tuple[str, ...]) -> list[tuple[str, str | None]]:  # type: ignore[type-arg]
-    return [(d.code, d.path) for d in validate_document(spec, allowed_modules=allowed).diagnostics
-            if d.code.startswith("E_UNSAFE")]
+def _codes(spec: dict, allowed: tuple[str, ...]) -> list[tuple[str, str | None]]:
+    return [
+        (d.code, d.path)
+        for d in validate_document(spec, allowed_modules=allowed).diagnostics
+        if d.code.startswith("E_UNSAFE")
+    ]
 
 
 def test_default_allow_list_refuses_everything() -> None:
@@ -47,8 +50,21 @@ def test_default_allow_list_refuses_everything() -> None:
 
 @pytest.mark.parametrize(
     "implementation",
-    ["os.system", "subprocess.run", "builtins.eval", "eval", "breakpoint", "pickle.loads", "ctypes.CDLL",
-     "importlib.import_module", "examples", "examples:fn", ".examples.fn", "examples.fn()", "examples2.fn"],
+    [
+        "os.system",
+        "subprocess.run",
+        "builtins.eval",
+        "eval",
+        "breakpoint",
+        "pickle.loads",
+        "ctypes.CDLL",
+        "importlib.import_module",
+        "examples",
+        "examples:fn",
+        ".examples.fn",
+        "examples.fn()",
+        "examples2.fn",
+    ],
 )
 def test_denied_or_unlisted_implementations(implementation: str) -> None:
     spec = base_spec()
