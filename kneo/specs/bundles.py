@@ -19,9 +19,7 @@ DEFAULT_KEY_ID = "KNEO_SERV_SPEC_SIGNING_KEY"
 
 def canonical_json(value: Any) -> bytes:
     """Keys sorted, compact separators, non-ASCII kept, UTF-8 encoded."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str).encode(
-        "utf-8"
-    )
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str).encode("utf-8")
 
 
 def spec_digest(spec: Any) -> str:
@@ -97,9 +95,7 @@ def verify_bundle(bundle: Any, key: str | bytes) -> dict[str, Any]:
     signature = bundle.get("signature")
     claimed_sig = signature.get("value") if isinstance(signature, Mapping) else None
     unsigned = {k: v for k, v in bundle.items() if k != "signature"}
-    signature_valid = isinstance(claimed_sig, str) and hmac.compare_digest(
-        claimed_sig, _signature(unsigned, key_data)
-    )
+    signature_valid = isinstance(claimed_sig, str) and hmac.compare_digest(claimed_sig, _signature(unsigned, key_data))
     if not signature_valid:
         errors.append("Bundle signature is invalid.")
     return {

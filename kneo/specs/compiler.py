@@ -61,9 +61,7 @@ def compile_document(
     Skill sources are read (confined under ``spec_root``) when ``spec_root`` is given.
     """
     if target not in TARGETS:
-        raise SpecError(
-            f"Unsupported target: {target}. Use 'workflow' or 'agent'.", code="spec_target_invalid"
-        )
+        raise SpecError(f"Unsupported target: {target}. Use 'workflow' or 'agent'.", code="spec_target_invalid")
     prepared = prepare(raw)
     diagnostics = _diagnostics(prepared, allowed_modules)
     if prepared.spec is None or any(d.severity == "error" for d in diagnostics):

@@ -26,11 +26,7 @@ def condition_diagnostics(condition: Mapping[str, Any], path: str) -> list[Diagn
             )
         )
     if kind in KEY_TYPES and not condition.get("key"):
-        out.append(
-            error(
-                "E_CONDITION_KEY", f"Condition '{kind}' requires a key.", f"{path}.key", "Set condition.key."
-            )
-        )
+        out.append(error("E_CONDITION_KEY", f"Condition '{kind}' requires a key.", f"{path}.key", "Set condition.key."))
     if kind in ("all_of", "any_of"):
         children = condition.get("conditions") or []
         if not children:

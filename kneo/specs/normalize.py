@@ -41,8 +41,7 @@ def normalize_document(doc: dict[str, Any]) -> dict[str, Any]:
         steps = workflow.get("steps")
         if kind == "sequential" and isinstance(steps, list):
             workflow["steps"] = [
-                {"id": step, "kind": "agent", "ref": step} if isinstance(step, str) else step
-                for step in steps
+                {"id": step, "kind": "agent", "ref": step} if isinstance(step, str) else step for step in steps
             ]
         elif kind == "graph" and workflow.get("max_steps") is None:
             workflow["max_steps"] = 50

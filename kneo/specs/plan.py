@@ -77,9 +77,7 @@ def agent_plan(key: str, agent: dict[str, Any]) -> dict[str, Any]:
         },
         "tools": offered,
         "tool_permissions": {f: copy.deepcopy(perms.get(f)) for f in PERMISSION_FIELDS} if perms else None,
-        "guardrails": {
-            stage: [_guardrail(i) for i in items] for stage, items in guardrail_stages(agent).items()
-        },
+        "guardrails": {stage: [_guardrail(i) for i in items] for stage, items in guardrail_stages(agent).items()},
         "memory": copy.deepcopy(agent["memory"]) if agent.get("memory") else None,
         "skills": list(agent.get("skills", [])),
         "as_agent": agent.get("as_agent"),

@@ -44,9 +44,7 @@ def _human_steps(spec: dict[str, Any]) -> list[dict[str, Any]]:
     for path, _key, wf in workflow_entries(spec):
         if wf["type"] == "sequential":
             steps += [
-                {"workflow": path, "step_id": s["id"], "ref": s["ref"]}
-                for s in wf["steps"]
-                if s["kind"] == "human"
+                {"workflow": path, "step_id": s["id"], "ref": s["ref"]} for s in wf["steps"] if s["kind"] == "human"
             ]
         elif wf["type"] == "graph":
             steps += [
@@ -64,9 +62,7 @@ def build_report(spec: dict[str, Any], diagnostics: list[Diagnostic]) -> dict[st
     comps = spec["components"]
     workflow_steps = _human_steps(spec)
     requirements = [
-        {"code": d.code, "path": d.path, "reason": d.message}
-        for d in diagnostics
-        if d.code in REQUIREMENT_CODES
+        {"code": d.code, "path": d.path, "reason": d.message} for d in diagnostics if d.code in REQUIREMENT_CODES
     ]
     if not requirements and comps["humans"]:
         requirements.append(
@@ -118,9 +114,7 @@ def build_report(spec: dict[str, Any], diagnostics: list[Diagnostic]) -> dict[st
         },
         "tools": {
             "declared": sorted(tools),
-            "mcp_imports": [
-                {"name": n, "config": dict(tools[n]["mcp"])} for n in sorted(tools) if tools[n].get("mcp")
-            ],
+            "mcp_imports": [{"name": n, "config": dict(tools[n]["mcp"])} for n in sorted(tools) if tools[n].get("mcp")],
             "agent_policies": policies,
         },
         "guardrails": {"agents": guardrails},
@@ -167,17 +161,13 @@ class EnvironmentPolicy:
         names = {f.name for f in fields(cls)}
         unknown = sorted(str(k) for k in data if k not in names)
         if unknown:
-            raise SpecError(
-                f"Unknown environment policy keys: {', '.join(unknown)}", code="env_policy_invalid"
-            )
+            raise SpecError(f"Unknown environment policy keys: {', '.join(unknown)}", code="env_policy_invalid")
         values: dict[str, Any] = {}
         for key, value in data.items():
             if key == "blocked_diagnostic_codes":
                 value = [] if value is None else value
                 if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
-                    raise SpecError(
-                        "blocked_diagnostic_codes must be a list of strings.", code="env_policy_invalid"
-                    )
+                    raise SpecError("blocked_diagnostic_codes must be a list of strings.", code="env_policy_invalid")
                 values[key] = list(value)
             elif not isinstance(value, bool):
                 raise SpecError(f"{key} must be a boolean.", code="env_policy_invalid")

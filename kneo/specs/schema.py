@@ -112,8 +112,14 @@ TOOL_SELECTION = Model(
         "permissions": _opt(PERMISSIONS),
     },
 )
+# Item fields are all optional here: missing id/type is the semantic E_GUARDRAIL_FIELDS.
+GUARDRAIL_ITEM = Model(
+    "GuardrailSpec",
+    {name: Field(Nullable(Str()), default=MISSING) for name in ("id", "type", "action", "mode", "ref", "target")}
+    | {"config": Field(Nullable(FREE_MAP), default=MISSING)},
+)
 GUARDRAILS = Model(
-    "GuardrailsSpec", {stage: Field(Nullable(ListOf(FREE_MAP)), default=list) for stage in GUARDRAIL_STAGES}
+    "GuardrailsSpec", {stage: Field(Nullable(ListOf(GUARDRAIL_ITEM)), default=list) for stage in GUARDRAIL_STAGES}
 )
 DEFAULTS = Model("AgentDefaults", {"append_mode": Field(Enum(*APPEND_MODES), default=MISSING)}, extra=True)
 AGENT = Model(
@@ -184,9 +190,7 @@ HUMAN = Model(
         "assignee": _opt(Str()),
         "timeout_seconds": _opt(Int()),
         "on_timeout": Field(Enum("fail", "continue", "escalate"), default="fail"),
-        "request_type": Field(
-            Enum("approval", "review", "correction", "selection", "freeform"), default="approval"
-        ),
+        "request_type": Field(Enum("approval", "review", "correction", "selection", "freeform"), default="approval"),
         "options": _opt(STRING_LIST),
         "default_option": _opt(Str()),
         "context": _opt(FREE_MAP),

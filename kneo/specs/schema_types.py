@@ -56,9 +56,7 @@ class Int(Node):
             if value.is_integer():
                 value = int(value)
             else:
-                problems.append(
-                    Problem(loc, "Input should be a valid integer, got a number with a fractional part")
-                )
+                problems.append(Problem(loc, "Input should be a valid integer, got a number with a fractional part"))
                 return value
         if isinstance(value, bool) or not isinstance(value, int):
             problems.append(Problem(loc, "Input should be a valid integer"))
@@ -204,8 +202,7 @@ class Tagged(Node):
             problems.append(
                 Problem(
                     loc,
-                    f"Input tag '{tag}' found using '{self.tag}' does not match any of the expected tags: "
-                    f"{expected}",
+                    f"Input tag '{tag}' found using '{self.tag}' does not match any of the expected tags: {expected}",
                 )
             )
             return value

@@ -203,9 +203,7 @@ def agent_diagnostics(spec: dict[str, Any]) -> list[Diagnostic]:
                 out += _guardrail_item(spec, f"{path}.guardrails.{stage}[{index}]", stage, item)
         target = agent.get("as_agent")
         if target is not None:
-            extra = sorted(
-                k for k, v in agent.items() if k not in AS_AGENT_ALLOWED and v not in (None, [], {})
-            )
+            extra = sorted(k for k, v in agent.items() if k not in AS_AGENT_ALLOWED and v not in (None, [], {}))
             if extra:
                 out.append(
                     error(

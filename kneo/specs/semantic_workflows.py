@@ -269,9 +269,7 @@ def graph_diagnostics(spec: dict[str, Any]) -> list[Diagnostic]:
         start_ok = False
         if not start.strip():
             out.append(
-                error(
-                    "E_GRAPH_START", "Graph start node is empty.", f"{path}.start", "Set start to a node key."
-                )
+                error("E_GRAPH_START", "Graph start node is empty.", f"{path}.start", "Set start to a node key.")
             )
         elif start not in nodes:
             out.append(

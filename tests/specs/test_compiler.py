@@ -238,3 +238,21 @@ def test_compile_does_not_mutate_input() -> None:
     snapshot = json.dumps(spec, sort_keys=True)
     compile_document(spec, allowed_modules=ALLOWED)
     assert json.dumps(spec, sort_keys=True) == snapshot
+
+
+def test_skill_bundle_symlink_escape(tmp_path: Path) -> None:
+    secret = tmp_path / "secret.txt"
+    secret.write_text("top secret")
+    bundle = tmp_path / "root" / "bundle"
+    bundle.mkdir(parents=True)
+    (bundle / "README.md").symlink_to(secret)
+    with pytest.raises(SpecPathConfined):
+        compile_document(_with_skill("bundle"), allowed_modules=ALLOWED, spec_root=tmp_path / "root")
+    (bundle / "README.md").unlink()
+    (bundle / "README.md").write_text("ok")
+    (bundle / "skill.json").write_text('{"name": "b", "tags": ["t"]}')
+    (bundle / "extra.txt").write_text("resource")
+    skill = compile_document(_with_skill("bundle"), allowed_modules=ALLOWED, spec_root=tmp_path / "root")["skills"]
+    assert skill["review"]["instructions"] == "ok"
+    assert skill["review"]["metadata"] == {"name": "b", "tags": ["t"]}
+    assert skill["review"]["resources"] == ["extra.txt"]

@@ -110,3 +110,9 @@ def test_version_errors() -> None:
 def test_report_to_dict() -> None:
     report = validate_document({"version": "v1", "agent": {"name": "echo"}})
     assert report.to_dict() == {"valid": True, "diagnostics": []}
+
+
+def test_guardrail_items_forbid_unknown_keys() -> None:
+    spec = base_spec()
+    spec["agent"]["guardrails"] = {"input": [{"id": "g", "type": "keyword", "keywords": ["x"]}]}
+    assert "agent.guardrails.input.0.keywords\n  Extra inputs are not permitted" in _schema_message(spec)
