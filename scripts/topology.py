@@ -161,6 +161,7 @@ def main() -> None:
     topology = Topology(env, args.port, args.workdir, args.worker_concurrency, args.web_workers).start()
     if args.flower_port:
         topology.start_flower(args.flower_port)
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     print(f"kneo topology up at {topology.base_url} (logs in {args.workdir}); Ctrl-C stops it", flush=True)
     try:
         signal.pause()

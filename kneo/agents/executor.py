@@ -32,6 +32,16 @@ def resolve_callable(implementation: str, allowed_modules: Sequence[str]) -> Cal
     return target
 
 
+def runs_inline(plan: Mapping[str, Any], kind: str, ref: str | None) -> bool:
+    """True for units that cannot block: offline (bridge) agents without tools."""
+    if kind not in ("agent", "guardrail"):
+        return False
+    agent = plan.get("agents", {}).get(ref or "")
+    if agent is None or agent.get("tools"):
+        return False
+    return (agent.get("runtime") or {}).get("preferred_mode", "bridge") == "bridge"
+
+
 def execute_unit(
     claimed: ClaimedStep,
     allowed_modules: Sequence[str],

@@ -23,7 +23,7 @@ def send_steps(dispatches: Iterable[Dispatch]) -> int:
         try:
             celery_app.send_task(
                 STEP_TASK,
-                args=[dispatch.step_run_id],
+                args=[dispatch.step_run_id, dispatch.timeout_seconds],
                 queue=STEP_QUEUE,
                 countdown=dispatch.countdown or None,
                 soft_time_limit=dispatch.timeout_seconds,

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from kneo.config import Settings, load_settings
 from kneo.db import make_engine, make_session_factory
 from kneo.notify import LocalNotifier, notifier_for
+from kneo.workflows.steps import PlanCache
 
 
 @dataclass
@@ -21,6 +22,7 @@ class WorkerRuntime:
     sessions: sessionmaker[Session]
     notifier: LocalNotifier
     pid: int
+    plans: PlanCache
 
 
 _runtime: WorkerRuntime | None = None
@@ -42,13 +44,14 @@ def get_runtime() -> WorkerRuntime:
     with _lock:
         if _runtime is None or _runtime.pid != os.getpid():
             settings = _override or load_settings()
-            engine = (
-                make_engine(settings, pool_size=2, max_overflow=4) if settings.database_url else make_engine(settings)
-            )
+            # Workers drop pre-ping: a broken connection fails the task and the lease recovers it.
+            pool = {"pool_size": 2, "max_overflow": 4, "pool_pre_ping": False} if settings.database_url else {}
+            engine = make_engine(settings, **pool)
             _runtime = WorkerRuntime(
                 settings=settings,
                 sessions=make_session_factory(engine),
                 notifier=notifier_for(settings.broker_url),
                 pid=os.getpid(),
+                plans=PlanCache(),
             )
         return _runtime

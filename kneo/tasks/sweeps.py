@@ -29,9 +29,7 @@ def run_reconcile() -> int:
     transition = Transition()
     with runtime.sessions() as session, transaction(session):
         now = utcnow()
-        dispatches, exhausted = reconcile_steps(
-            session, now, settings.reconcile_stale_seconds, LOST_ATTEMPT_ALLOWANCE
-        )
+        dispatches, exhausted = reconcile_steps(session, now, settings.reconcile_stale_seconds, LOST_ATTEMPT_ALLOWANCE)
         transition.dispatches.extend(dispatches)
         for row in exhausted:
             plan = session.get(Run, row.run_id).plan  # type: ignore[union-attr]

@@ -8,6 +8,7 @@ from kneo.config import Settings, load_settings
 from kneo.db import make_engine, make_session_factory
 from kneo.notify import notifier_for
 from kneo.web import audit, credentials, health, human, policies, runs, specs
+from kneo.web.body_limit import ChunkedBodyLimit
 from kneo.web.context import close_db
 from kneo.web.errors import register_error_handlers
 from kneo.web.extensions import api
@@ -51,6 +52,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fla
     from kneo.cli.admin import register_admin_commands
 
     register_admin_commands(app)
+    app.wsgi_app = ChunkedBodyLimit(app.wsgi_app, settings.limits.max_body_bytes)  # type: ignore[method-assign]
     return app
 
 

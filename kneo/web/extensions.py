@@ -7,6 +7,7 @@ from typing import Any
 import flask_smorest
 from flask_smorest import abort
 from webargs.flaskparser import FlaskParser
+from werkzeug.exceptions import HTTPException
 
 
 class KneoParser(FlaskParser):
@@ -15,6 +16,8 @@ class KneoParser(FlaskParser):
     def _raw_load_json(self, req: Any) -> Any:
         try:
             return super()._raw_load_json(req)
+        except HTTPException:
+            raise
         except Exception:
             abort(422, messages={"json": {"_schema": ["JSON decode error: invalid JSON body."]}})
 

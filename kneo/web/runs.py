@@ -28,7 +28,7 @@ from kneo.web.schemas import (
 from kneo.workflows import queries, replay
 from kneo.workflows.runs import RunRequest, cancel_run, continue_run, get_run, submit_run
 from kneo.workflows.transitions import Transition
-from kneo.workflows.views import checkpoint_view, run_state, run_status_view, trace_event_view
+from kneo.workflows.views import checkpoint_view, run_metadata, run_state, run_status_view, trace_event_view
 
 blp = Blueprint("runs", __name__, description="Runs: create, inspect, cancel, continue.")
 
@@ -110,7 +110,7 @@ def create_response(run: Run, async_mode: bool) -> dict[str, Any]:
         "output_text": None if async_mode else run.output_text,
         "human_intervention_required": blocked and not async_mode,
         "continuation_id": run.continuation_id if blocked and not async_mode else None,
-        "metadata": dict(run.run_metadata) if async_mode else result_metadata(run),
+        "metadata": run_metadata(run) if async_mode else result_metadata(run),
         "error": run.error,
     }
 
@@ -264,7 +264,7 @@ class RunPolicyReport(MethodView):
 
         session = db()
         run = get_run(session, run_id)
-        raw = run.run_metadata.get("spec")
+        raw = run.spec
         if raw is None and run.run_metadata.get("spec_path"):
             raw = specs.load_document(None, run.run_metadata["spec_path"], spec_root=settings().spec_root)
         if raw is None:

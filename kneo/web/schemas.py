@@ -9,6 +9,20 @@ from flask import current_app
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 
+class Bounded(validate.Validator):
+    """An inclusive range whose error names the bound that was broken (the 422 ``type``)."""
+
+    def __init__(self, low: int, high: int | None = None) -> None:
+        self.low, self.high = low, high
+
+    def __call__(self, value: int) -> int:
+        if value < self.low:
+            raise ValidationError(f"Input should be greater than or equal to {self.low}")
+        if self.high is not None and value > self.high:
+            raise ValidationError(f"Input should be less than or equal to {self.high}")
+        return value
+
+
 def _limits() -> Any:
     return current_app.extensions["kneo.settings"].limits
 
@@ -24,17 +38,11 @@ class StrictSchema(Schema):
         unknown = RAISE
 
 
-class RunCreateSchema(StrictSchema):
-    input = fields.String(required=True)
+class SpecSourceSchema(StrictSchema):
+    """Where a spec comes from, with the size limits of contract §5."""
+
     spec_path = fields.String(load_default=None, allow_none=True)
     spec = fields.Dict(load_default=None, allow_none=True)
-    target = fields.String(load_default="workflow", validate=validate.OneOf(["agent", "workflow"]))
-    environment = fields.String(load_default=None, allow_none=True)
-    overlays = fields.List(fields.String(), load_default=list)
-    overrides = fields.Dict(load_default=dict)
-    async_mode = fields.Boolean(load_default=False)
-    metadata = fields.Dict(load_default=dict)
-    timeout_seconds = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(min=1))
 
     @validates_schema
     def check_limits(self, data: dict[str, Any], **_: Any) -> None:
@@ -63,6 +71,20 @@ class RunCreateSchema(StrictSchema):
                 fail(name, f"Value error, {name} exceeds maximum serialized size of {limit} bytes.")
         if errors:
             raise ValidationError(errors)
+
+
+class SpecRequestSchema(SpecSourceSchema):
+    environment = fields.String(load_default=None, allow_none=True)
+    overlays = fields.List(fields.String(), load_default=list)
+    overrides = fields.Dict(load_default=dict)
+
+
+class RunCreateSchema(SpecRequestSchema):
+    input = fields.String(required=True)
+    target = fields.String(load_default="workflow", validate=validate.OneOf(["agent", "workflow"]))
+    async_mode = fields.Boolean(load_default=False)
+    metadata = fields.Dict(load_default=dict)
+    timeout_seconds = fields.Integer(load_default=None, allow_none=True, validate=Bounded(1))
 
 
 class HumanResumeSchema(StrictSchema):
@@ -94,8 +116,8 @@ class HumanResumeSchema(StrictSchema):
 
 
 class PageQuerySchema(StrictSchema):
-    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))
-    offset = fields.Integer(load_default=0, validate=validate.Range(min=0, max=10000))
+    limit = fields.Integer(load_default=100, validate=Bounded(1, 1000))
+    offset = fields.Integer(load_default=0, validate=Bounded(0, 10000))
     sort_order = fields.String(load_default="desc", validate=validate.OneOf(["asc", "desc"]))
 
 
@@ -117,8 +139,8 @@ class TraceQuerySchema(PageQuerySchema):
 
 
 class DiffQuerySchema(StrictSchema):
-    from_sequence = fields.Integer(load_default=None, validate=validate.Range(min=1))
-    to_sequence = fields.Integer(load_default=None, validate=validate.Range(min=1))
+    from_sequence = fields.Integer(load_default=None, validate=Bounded(1))
+    to_sequence = fields.Integer(load_default=None, validate=Bounded(1))
 
 
 class HumanTaskQuerySchema(PageQuerySchema):
@@ -133,8 +155,8 @@ class HumanTaskQuerySchema(PageQuerySchema):
 class AuditQuerySchema(StrictSchema):
     event_type = fields.String(load_default=None)
     run_id = fields.String(load_default=None)
-    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))
-    offset = fields.Integer(load_default=0, validate=validate.Range(min=0, max=10000))
+    limit = fields.Integer(load_default=100, validate=Bounded(1, 1000))
+    offset = fields.Integer(load_default=0, validate=Bounded(0, 10000))
 
 
 class AnyObjectSchema(Schema):

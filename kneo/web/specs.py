@@ -18,27 +18,18 @@ from kneo.web.extensions import Blueprint
 from kneo.web.idempotency import idempotent
 from kneo.web.responses import json_response
 from kneo.web.runs import start_run
-from kneo.web.schemas import RunCreateSchema, StrictSchema
+from kneo.web.schemas import RunCreateSchema, SpecRequestSchema, SpecSourceSchema
 from kneo.workflows.policies import enforce_stored_policy
 
 blp = Blueprint("specs", __name__, description="Spec tools: validate, compile, explain, report, run.")
 
 
-class SpecBodySchema(StrictSchema):
-    spec_path = fields.String(load_default=None, allow_none=True)
-    spec = fields.Dict(load_default=None, allow_none=True)
-    environment = fields.String(load_default=None, allow_none=True)
-    overlays = fields.List(fields.String(), load_default=list)
-    overrides = fields.Dict(load_default=dict)
+SpecBodySchema = SpecRequestSchema
+SpecExplainSchema = SpecSourceSchema
 
 
-class SpecCompileSchema(SpecBodySchema):
+class SpecCompileSchema(SpecRequestSchema):
     strict = fields.Boolean(load_default=True)
-
-
-class SpecExplainSchema(StrictSchema):
-    spec_path = fields.String(load_default=None, allow_none=True)
-    spec = fields.Dict(load_default=None, allow_none=True)
 
 
 def load_raw(body: dict[str, Any]) -> dict[str, Any]:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, func, select
-from sqlalchemy.orm import InstrumentedAttribute, Session
+from sqlalchemy.orm import InstrumentedAttribute, Session, undefer
 
 from kneo.errors import Unprocessable
 from kneo.models import AuditEvent, Checkpoint, HumanTask, Run, TraceEvent
@@ -86,7 +86,8 @@ def _paged(
 def list_runs(session: Session, status: str | None, page: Page) -> tuple[list[Run], int]:
     column = _sort_column(RUN_SORT, page)
     where = [Run.status == status] if status else []
-    return _paged(session, select(Run), where, page, _order(column, page.sort_order, Run.id))
+    stmt = select(Run).options(undefer(Run.spec))
+    return _paged(session, stmt, where, page, _order(column, page.sort_order, Run.id))
 
 
 def list_checkpoints(session: Session, run_id: str, type_: str | None, page: Page) -> tuple[list[Checkpoint], int]:

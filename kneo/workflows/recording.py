@@ -24,6 +24,11 @@ def preview(text: str | None) -> str | None:
     return text if len(text) <= PREVIEW_CHARS else text[:PREVIEW_CHARS] + "...[truncated]"
 
 
+def snapshot(run: Run) -> dict[str, Any]:
+    """The run state kept in a checkpoint (the inline spec stays on the run, not in every snapshot)."""
+    return run_state(run, with_spec=False)
+
+
 def add_checkpoint(
     session: Session,
     run: Run,
@@ -47,7 +52,7 @@ def add_checkpoint(
         step_id=step_id,
         node_id=node_id,
         iteration=iteration,
-        state=redact(run_state(run)),
+        state=redact(snapshot(run)),
         trace_events=trace_events or [],
         checkpoint_metadata=redact(dict(metadata or {})),
         created_at=now,

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import copy
+import hashlib
+import threading
+from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, undefer
 
 from kneo import specs
 from kneo.audit.record import record_audit
@@ -45,10 +49,39 @@ def compile_request(session: Session, request: RunRequest, settings: Settings) -
     )
     if request.environment:
         enforce_stored_policy(session, raw, request.environment, settings)
+    return raw, compiled_plan(raw, request.target, settings)
+
+
+_plan_cache: OrderedDict[str, dict[str, Any]] = OrderedDict()
+_plan_cache_lock = threading.Lock()
+PLAN_CACHE_SIZE = 256
+
+
+def compiled_plan(raw: dict[str, Any], target: str, settings: Settings) -> dict[str, Any]:
+    """Compile ``raw``; identical specs reuse an earlier compile (the compiler is pure).
+
+    Specs with skills read files at compile time, so they are always compiled afresh.
+    """
+    if raw.get("skills"):
+        return specs.compile_document(
+            raw, target=target, allowed_modules=settings.allowed_modules, spec_root=settings.spec_root
+        )
+    key = hashlib.sha256(
+        specs.canonical_json([raw, target, list(settings.allowed_modules), str(settings.spec_root)])
+    ).hexdigest()
+    with _plan_cache_lock:
+        cached = _plan_cache.get(key)
+        if cached is not None:
+            _plan_cache.move_to_end(key)
+            return copy.deepcopy(cached)
     plan = specs.compile_document(
-        raw, target=request.target, allowed_modules=settings.allowed_modules, spec_root=settings.spec_root
+        raw, target=target, allowed_modules=settings.allowed_modules, spec_root=settings.spec_root
     )
-    return raw, plan
+    with _plan_cache_lock:
+        _plan_cache[key] = plan
+        while len(_plan_cache) > PLAN_CACHE_SIZE:
+            _plan_cache.popitem(last=False)
+    return copy.deepcopy(plan)
 
 
 def submit_run(
@@ -72,6 +105,7 @@ def submit_run(
         messages=[],
         variables={},
         plan=plan,
+        spec=raw if request.spec is not None else None,
         engine_state={},
         created_by=actor,
         trace_event_count=0,
@@ -82,7 +116,6 @@ def submit_run(
         deadline_at=now + timedelta(seconds=request.timeout_seconds) if request.timeout_seconds else None,
         run_metadata={
             "spec_path": request.spec_path,
-            "spec": raw if request.spec is not None else None,
             "target": request.target,
             "environment": request.environment,
             "overrides": dict(request.overrides),
@@ -180,7 +213,7 @@ def continue_run(
 
 def get_run(session: Session, run_id: str) -> Run:
     """Load a run or raise the contract's 404."""
-    run = session.get(Run, run_id)
+    run = session.get(Run, run_id, options=[undefer(Run.spec)])
     if run is None:
         raise NotFound(f"'Unknown run_id: {run_id}'", code="KeyError")
     return run

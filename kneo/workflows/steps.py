@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -42,10 +45,38 @@ class StepOutcome:
     messages: list[dict[str, Any]] = field(default_factory=list)
 
 
+class PlanCache:
+    """Compiled plans by run id; a run's plan never changes, so a process may keep it."""
+
+    def __init__(self, size: int = 512) -> None:
+        self._size = size
+        self._plans: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, session: Session, run_id: str) -> dict[str, Any]:
+        with self._lock:
+            plan = self._plans.get(run_id)
+            if plan is not None:
+                self._plans.move_to_end(run_id)
+                return plan
+        plan = session.execute(select(Run.plan).where(Run.id == run_id)).scalar_one()
+        with self._lock:
+            self._plans[run_id] = plan
+            while len(self._plans) > self._size:
+                self._plans.popitem(last=False)
+        return plan
+
+
 def claim_step(
-    session: Session, step_run_id: str, worker_id: str, now: datetime, grace_seconds: int
+    session: Session,
+    step_run_id: str,
+    worker_id: str,
+    now: datetime,
+    grace_seconds: int,
+    plans: PlanCache,
+    timeout_hint: int | None = None,
 ) -> ClaimedStep | None:
-    """Claim a queued/retrying step (or one whose lease expired) with one conditional UPDATE.
+    """Claim a queued/retrying step (or one whose lease expired) of a running run with one UPDATE.
 
     Returns None when the message is stale or duplicated, or when the run no longer runs.
     """
@@ -53,12 +84,21 @@ def claim_step(
         StepRun.status.in_(StepStatus.CLAIMABLE),
         and_(StepRun.status == StepStatus.RUNNING, StepRun.lease_expires_at < now),
     )
-    timeout = session.execute(select(StepRun.timeout_seconds).where(StepRun.id == step_run_id)).scalar_one_or_none()
+    timeout = (
+        timeout_hint
+        or session.execute(select(StepRun.timeout_seconds).where(StepRun.id == step_run_id)).scalar_one_or_none()
+    )
     if timeout is None:
         return None
+    run_is_running = select(Run.id).where(Run.id == StepRun.run_id, Run.status == RunStatus.RUNNING).exists()
     row = session.execute(
         update(StepRun)
-        .where(StepRun.id == step_run_id, claimable, StepRun.available_at <= now + timedelta(seconds=1))
+        .where(
+            StepRun.id == step_run_id,
+            claimable,
+            StepRun.available_at <= now + timedelta(seconds=1),
+            run_is_running,
+        )
         .values(
             status=StepStatus.RUNNING,
             attempt=StepRun.attempt + 1,
@@ -71,11 +111,7 @@ def claim_step(
     ).scalar_one_or_none()
     if row is None:
         return None
-    run_status, plan = session.execute(select(Run.status, Run.plan).where(Run.id == row.run_id)).one()
-    if run_status != RunStatus.RUNNING:
-        row.status = StepStatus.CANCELLED
-        row.finished_at = now
-        return None
+    plan = plans.get(session, row.run_id)
     return ClaimedStep(
         step_run_id=row.id,
         run_id=row.run_id,
@@ -102,29 +138,40 @@ def complete_step(
 ) -> Transition:
     """Record a step's outcome once and let the engine decide what follows."""
     run = lock_run(session, claimed.run_id)
-    row = session.get(StepRun, claimed.step_run_id, with_for_update=False)
-    if row is None or row.status != StepStatus.RUNNING or row.attempt != claimed.attempt:
+    succeeded = outcome.error is None
+    row = session.execute(
+        update(StepRun)
+        .where(
+            StepRun.id == claimed.step_run_id,
+            StepRun.status == StepStatus.RUNNING,
+            StepRun.attempt == claimed.attempt,
+        )
+        .values(
+            finished_at=now,
+            updated_at=now,
+            lease_expires_at=None,
+            status=StepStatus.COMPLETED if succeeded else StepStatus.FAILED,
+            output_text=outcome.output_text,
+            error=outcome.error,
+        )
+        .returning(StepRun)
+    ).scalar_one_or_none()
+    if row is None:
         return Transition()
-    row.finished_at = now
-    row.updated_at = now
-    row.lease_expires_at = None
+    plan = claimed.plan
     unit = _unit_dict(row)
-    if outcome.error is None:
-        row.status = StepStatus.COMPLETED
-        row.output_text = outcome.output_text
-        return _record_success(session, run, row, unit, outcome, now, default_timeout)
-    row.error = outcome.error
+    if succeeded:
+        return _record_success(session, run, plan, row, unit, outcome, now, default_timeout)
+    error = outcome.error or {}
     if run.status != RunStatus.RUNNING:
-        row.status = StepStatus.FAILED
         return Transition()
-    decision = engine.step_failed(run.plan, run.engine_state, unit, outcome.error, row.attempt, row.max_attempts)
+    decision = engine.step_failed(plan, run.engine_state, unit, error, row.attempt, row.max_attempts)
     if decision.retry_delay is not None:
         row.status = StepStatus.RETRYING
         row.available_at = now + timedelta(seconds=decision.retry_delay)
         row.dispatched_at = now
         _persist_events(session, run, row, outcome, now)
         return Transition([Dispatch(row.id, decision.retry_delay, row.timeout_seconds)])
-    row.status = StepStatus.FAILED
     _persist_events(session, run, row, outcome, now)
     add_checkpoint(
         session,
@@ -132,7 +179,7 @@ def complete_step(
         "step_failed",
         now,
         step_id=row.step_id,
-        metadata=_step_metadata(run, row, outcome.error),
+        metadata=_step_metadata(plan, row, outcome.error),
     )
     return apply_decision(session, run, decision, now, default_timeout=default_timeout)
 
@@ -140,6 +187,7 @@ def complete_step(
 def _record_success(
     session: Session,
     run: Run,
+    plan: dict[str, Any],
     row: StepRun,
     unit: dict[str, Any],
     outcome: StepOutcome,
@@ -152,7 +200,7 @@ def _record_success(
     if run.status != RunStatus.RUNNING:
         run.updated_at = now
         return Transition()
-    decision = engine.step_succeeded(run.plan, run.engine_state, unit, outcome.output_text or "")
+    decision = engine.step_succeeded(plan, run.engine_state, unit, outcome.output_text or "")
     if decision.state.get("mode") != "agent":
         run.visited_steps = [*run.visited_steps, *decision.visited]
         run.current_step_id = row.step_id
@@ -162,12 +210,52 @@ def _record_success(
             "step_completed",
             now,
             step_id=row.step_id,
-            metadata=_step_metadata(run, row, None),
+            metadata=_step_metadata(plan, row, None),
             trace_events=events,
         )
     decision.visited = []
     run.output_text = outcome.output_text
     return apply_decision(session, run, decision, now, default_timeout=default_timeout)
+
+
+def claim_inline(
+    session: Session,
+    transition: Transition,
+    plan: dict[str, Any],
+    worker_id: str,
+    now: datetime,
+    grace_seconds: int,
+    runs_inline: Callable[[dict[str, Any], str, str | None], bool],
+) -> ClaimedStep | None:
+    """Claim the transition's single next step for this worker when it may run inline.
+
+    Saves a broker round trip and a claim transaction per step for units that cannot block
+    (``runs_inline`` decides); every other unit is dispatched through Celery with its own limits.
+    """
+    if len(transition.dispatches) != 1 or len(transition.new_steps) != 1:
+        return None
+    row = transition.new_steps[0]
+    if not runs_inline(plan, row.kind, row.ref):
+        return None
+    row.status = StepStatus.RUNNING
+    row.attempt = 1
+    row.worker_id = worker_id
+    row.started_at = now
+    row.lease_expires_at = now + timedelta(seconds=row.timeout_seconds + grace_seconds)
+    transition.dispatches.clear()
+    return ClaimedStep(
+        step_run_id=row.id,
+        run_id=row.run_id,
+        attempt=1,
+        max_attempts=row.max_attempts,
+        step_id=row.step_id,
+        kind=row.kind,
+        ref=row.ref,
+        input_text=row.input_text or "",
+        timeout_seconds=row.timeout_seconds,
+        plan=plan,
+        unit=dict(row.unit or {}),
+    )
 
 
 def _persist_events(
@@ -181,8 +269,8 @@ def _persist_events(
     return stored
 
 
-def _step_metadata(run: Run, row: StepRun, error: dict[str, Any] | None) -> dict[str, Any]:
-    workflow = engine.workflow_of(run.plan)
+def _step_metadata(plan: dict[str, Any], row: StepRun, error: dict[str, Any] | None) -> dict[str, Any]:
+    workflow = engine.workflow_of(plan)
     return {
         "workflow_type": workflow["type"] if workflow else None,
         "input_text": row.input_text,

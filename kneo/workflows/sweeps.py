@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, and_, or_, select
+from sqlalchemy import Select, and_, or_, select, update
 from sqlalchemy.orm import Session
 
 from kneo.db import is_sqlite
-from kneo.models import StepRun, StepStatus
+from kneo.models import Run, RunStatus, StepRun, StepStatus
 from kneo.workflows.transitions import Dispatch
 
 BATCH = 500
@@ -28,6 +28,14 @@ def reconcile_steps(
     (the caller fails them through the normal completion path).
     """
     stale_before = now - timedelta(seconds=stale_seconds)
+    run_not_running = ~select(Run.id).where(Run.id == StepRun.run_id, Run.status == RunStatus.RUNNING).exists()
+    session.execute(
+        update(StepRun)
+        .where(StepRun.status.in_(StepStatus.OPEN), run_not_running, StepRun.available_at <= now)
+        .where(or_(StepRun.status != StepStatus.RUNNING, StepRun.lease_expires_at < now))
+        .values(status=StepStatus.CANCELLED, finished_at=now, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
     waiting = session.execute(
         _lockable(
             session,

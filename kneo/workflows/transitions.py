@@ -34,6 +34,7 @@ class Transition:
 
     dispatches: list[Dispatch] = field(default_factory=list)
     settled_run_id: str | None = None
+    new_steps: list[StepRun] = field(default_factory=list)
 
     def merge(self, other: Transition) -> Transition:
         self.dispatches.extend(other.dispatches)
@@ -73,6 +74,7 @@ def apply_decision(
     for unit in decision.queue:
         row = _step_row(run, unit, now, default_timeout)
         session.add(row)
+        transition.new_steps.append(row)
         run.current_step_index = unit.position
         transition.dispatches.append(Dispatch(row.id, 0.0, row.timeout_seconds))
     if decision.human is not None:

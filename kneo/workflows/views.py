@@ -8,7 +8,15 @@ from kneo.db import epoch, isoformat
 from kneo.models import Checkpoint, HumanTask, Run, TraceEvent
 
 
-def run_state(run: Run) -> dict[str, Any]:
+def run_metadata(run: Run, with_spec: bool = True) -> dict[str, Any]:
+    """The run's metadata; the inline spec is kept in its own column and shown here."""
+    metadata = dict(run.run_metadata or {})
+    if with_spec:
+        metadata["spec"] = run.spec
+    return metadata
+
+
+def run_state(run: Run, with_spec: bool = True) -> dict[str, Any]:
     """The stored RunState shape (contract §8.1), without trace events."""
     return {
         "id": run.id,
@@ -26,7 +34,7 @@ def run_state(run: Run) -> dict[str, Any]:
         "messages": list(run.messages or []),
         "pending_human_request": run.pending_human_request,
         "continuation_id": run.continuation_id,
-        "metadata": dict(run.run_metadata or {}),
+        "metadata": run_metadata(run, with_spec),
         "error": run.error,
         "parent_run_id": None,
         "tags": [],
@@ -55,7 +63,7 @@ def run_status_view(run: Run) -> dict[str, Any]:
         "pending_human_request": run.pending_human_request,
         "continuation_id": run.continuation_id,
         "trace_event_count": run.trace_event_count,
-        "metadata": dict(run.run_metadata or {}),
+        "metadata": run_metadata(run),
         "error": run.error,
     }
 

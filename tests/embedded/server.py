@@ -1,0 +1,122 @@
+"""Start the real ``kneo serve`` (the embedded default) as a subprocess for the tests."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import sqlite3
+import subprocess
+import time
+from pathlib import Path
+
+import requests
+
+from tests.support.services import API_KEYS_ENV, KEYS, ROOT, free_port
+
+KNEO = ROOT / ".venv" / "bin" / "kneo"
+
+
+def embedded_env(state_dir: Path, **extra: str) -> dict[str, str]:
+    """The environment of ``kneo serve``: no database or broker URL, API keys on (auth exercised)."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("KNEO_SERV_")}
+    env.update(
+        KNEO_SERV_STATE_DIR=str(state_dir),
+        KNEO_SERV_API_KEYS=API_KEYS_ENV,
+        KNEO_SERV_ADMIN_API_KEY=KEYS["admin"],
+        KNEO_SERV_ALLOWED_MODULES="tests.support",
+        KNEO_SERV_RECONCILE_INTERVAL_SECONDS="1",
+        KNEO_SERV_RECONCILE_STALE_SECONDS="2",
+        KNEO_SERV_LEASE_GRACE_SECONDS="2",
+        PYTHONPATH=str(ROOT),
+    )
+    env.update(extra)
+    return env
+
+
+class EmbeddedServer:
+    """One ``kneo serve`` process on a free port, with its log in the work directory."""
+
+    def __init__(self, workdir: Path, **extra: str) -> None:
+        self.workdir = workdir
+        self.state_dir = workdir / "state"
+        self.env = embedded_env(self.state_dir, **extra)
+        self.port = free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+        self.starts = 0
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def sqlite_path(self) -> Path:
+        return self.state_dir / "kneo_runs.sqlite"
+
+    @property
+    def log_path(self) -> Path:
+        return self.workdir / f"serve-{self.starts}.log"
+
+    def start(self, timeout: float = 60) -> EmbeddedServer:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.starts += 1
+        with open(self.log_path, "wb") as log:
+            self.process = subprocess.Popen(
+                [str(KNEO), "serve", "--port", str(self.port)],
+                cwd=self.workdir, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            )
+        self.wait_ready(timeout)
+        return self
+
+    def wait_ready(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            assert self.process is not None
+            if self.process.poll() is not None:
+                raise RuntimeError(f"kneo serve exited: {self.log_path.read_text()[-3000:]}")
+            with contextlib.suppress(requests.RequestException):
+                if requests.get(self.base_url + "/readyz", timeout=2).status_code == 200:
+                    return
+            time.sleep(0.1)
+        raise TimeoutError(f"{self.base_url}/readyz not ready after {timeout}s: {self.log_path.read_text()[-3000:]}")
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 20) -> int:
+        """Signal the process and wait for it; returns its exit code."""
+        process, self.process = self.process, None
+        if process is None:
+            return 0
+        with contextlib.suppress(ProcessLookupError):
+            process.send_signal(sig)
+        try:
+            return process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+            raise
+
+    def sql(self, query: str, *args: object) -> list[tuple[object, ...]]:
+        """Read the embedded SQLite database directly."""
+        conn = sqlite3.connect(f"file:{self.sqlite_path}?mode=ro", uri=True, timeout=10)
+        try:
+            return conn.execute(query, args).fetchall()
+        finally:
+            conn.close()
+
+    def remote_ports(self) -> set[int]:
+        """Remote TCP ports this process has connections to (from /proc)."""
+        assert self.process is not None
+        pid = self.process.pid
+        inodes = set()
+        for fd in Path(f"/proc/{pid}/fd").iterdir():
+            with contextlib.suppress(OSError):
+                target = os.readlink(fd)
+                if target.startswith("socket:["):
+                    inodes.add(target[8:-1])
+        ports = set()
+        for table in ("tcp", "tcp6"):
+            lines = Path(f"/proc/{pid}/net/{table}").read_text().splitlines()[1:]
+            for line in lines:
+                fields = line.split()
+                if fields[9] in inodes and fields[2].split(":")[-1] != "0000":
+                    ports.add(int(fields[2].split(":")[-1], 16))
+        return ports
