@@ -1,8 +1,9 @@
-"""A WSGI guard for request bodies sent without Content-Length (chunked transfer).
+"""A WSGI guard for request body size, in front of everything else (auth included).
 
-Werkzeug's own limit truncates such a stream silently; this reads at most ``limit + 1``
-bytes, answers 413 in the contract's envelope when there are more, and never holds more
-than the limit in memory.
+A declared Content-Length over the limit is refused at once; its body is read and discarded
+up to a bound so the client can read the answer, and the connection is closed. A body sent
+without Content-Length (chunked transfer), which Werkzeug would truncate silently, is read
+up to ``limit + 1`` bytes: more is a 413, and never more than the limit is held in memory.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 CHUNK = 64 * 1024
+DRAIN_FACTOR = 8
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
@@ -25,7 +27,12 @@ class ChunkedBodyLimit:
         self.limit = limit
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        if environ.get("CONTENT_LENGTH") or not _is_chunked(environ):
+        declared = _declared_length(environ)
+        if declared is not None and declared > self.limit:
+            if declared <= self.limit * DRAIN_FACTOR:
+                _discard(environ["wsgi.input"], declared)
+            return self._too_large(environ, start_response)
+        if declared is not None or not _is_chunked(environ):
             return self.app(environ, start_response)
         body = _read_at_most(environ["wsgi.input"], self.limit + 1)
         if len(body) > self.limit:
@@ -54,6 +61,22 @@ class ChunkedBodyLimit:
             ],
         )
         return [payload]
+
+
+def _declared_length(environ: dict[str, Any]) -> int | None:
+    try:
+        return int(environ["CONTENT_LENGTH"]) if environ.get("CONTENT_LENGTH") else None
+    except ValueError:
+        return None
+
+
+def _discard(stream: Any, size: int) -> None:
+    remaining = size
+    while remaining > 0:
+        chunk = stream.read(min(CHUNK, remaining))
+        if not chunk:
+            return
+        remaining -= len(chunk)
 
 
 def _is_chunked(environ: dict[str, Any]) -> bool:

@@ -11,7 +11,6 @@ from flask import Flask, Response, g, request
 
 from kneo.config import Settings
 from kneo.redaction import redact
-from kneo.web.errors import envelope
 
 log = logging.getLogger("kneo_serv.service")
 _CONTEXT_PREFIXES = (("/runs/", "run_id"), ("/human-tasks/", "continuation_id"))
@@ -19,7 +18,6 @@ _CONTEXT_PREFIXES = (("/runs/", "run_id"), ("/human-tasks/", "continuation_id"))
 
 def register_request_hooks(app: Flask, settings: Settings) -> None:
     """Install the hooks; logging is configured by the process (gunicorn/celery), not here."""
-    limit = settings.limits.max_body_bytes
     log_requests = settings.request_logs
     level = logging.getLevelName(settings.log_level)
 
@@ -27,16 +25,6 @@ def register_request_hooks(app: Flask, settings: Settings) -> None:
     def start_request() -> Response | None:
         g.kneo_started = time.perf_counter()
         g.kneo_request_id = request.headers.get("X-Request-ID") or str(uuid.uuid4())
-        length = request.content_length
-        if length is not None and length > limit:
-            return envelope(
-                413,
-                {
-                    "error": "payload_too_large",
-                    "message": f"Request body exceeds maximum size of {limit} bytes.",
-                    "max_body_bytes": limit,
-                },
-            )
         return None
 
     @app.after_request
