@@ -1,14 +1,14 @@
 #!/usr/bin/env python3
 """Measure the platform's own cost per step, in process, without Celery: statements, commits, time.
 
-    python bench/step_cost.py --database-url postgresql://postgres@127.0.0.1/kneo_bench --runs 200
+python bench/step_cost.py --database-url postgresql://postgres@127.0.0.1/kneo_bench --runs 200
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import cProfile
+import os
 import pstats
 import time
 
@@ -76,9 +76,12 @@ def main() -> None:
     if profiler:
         profiler.disable()
         pstats.Stats(profiler).sort_stats(os.environ.get("SORT", "cumulative")).print_stats(40)
-    print(f"runs={args.runs} steps={steps} seconds={elapsed:.2f} create_ms={create_time / args.runs * 1000:.2f} "
-          f"per_step_ms={(elapsed - create_time) / steps * 1000:.2f} statements/run={counts['statements'] / args.runs:.1f} "
-          f"commits/run={counts['commits'] / args.runs:.1f} python_cpu_ms/run={cpu / args.runs * 1000:.2f}")
+    print(
+        f"runs={args.runs} steps={steps} seconds={elapsed:.2f} create_ms={create_time / args.runs * 1000:.2f} "
+        f"per_step_ms={(elapsed - create_time) / steps * 1000:.2f} "
+        f"statements/run={counts['statements'] / args.runs:.1f} "
+        f"commits/run={counts['commits'] / args.runs:.1f} python_cpu_ms/run={cpu / args.runs * 1000:.2f}"
+    )
 
 
 if __name__ == "__main__":

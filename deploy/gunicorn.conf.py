@@ -8,9 +8,9 @@ import multiprocessing
 import os
 
 bind = os.environ.get("KNEO_SERV_BIND", "127.0.0.1:8000")
-workers = int(os.environ.get("KNEO_SERV_WEB_WORKERS", max(2, multiprocessing.cpu_count())))
+workers = int(os.environ.get("KNEO_SERV_WEB_WORKERS", max(2, multiprocessing.cpu_count() * 2)))
 worker_class = "gthread"
-threads = int(os.environ.get("KNEO_SERV_WEB_THREADS", "32"))
+threads = int(os.environ.get("KNEO_SERV_WEB_THREADS", "16"))
 timeout = int(float(os.environ.get("KNEO_SERV_CLIENT_TIMEOUT", "120"))) + 30
 graceful_timeout = 30
 keepalive = 30

@@ -62,7 +62,7 @@ def make_engine(settings: Settings, **overrides: Any) -> Engine:
         event.listen(engine, "begin", _sqlite_begin)
         return engine
     options: dict[str, Any] = {
-        "pool_pre_ping": True,
+        "pool_pre_ping": False,
         "pool_size": 10,
         "max_overflow": 20,
         "pool_recycle": 1800,

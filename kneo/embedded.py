@@ -7,10 +7,14 @@ step is re-dispatched and every step the previous process was running is recover
 
 from __future__ import annotations
 
+import fcntl
 import logging
+import os
+import signal
 import threading
 from pathlib import Path
-from typing import Any
+from types import FrameType
+from typing import IO, TYPE_CHECKING, Any
 
 from sqlalchemy import update
 
@@ -19,7 +23,11 @@ from kneo.db import transaction
 from kneo.models import StepRun, StepStatus
 from kneo.tasks import runtime
 
+if TYPE_CHECKING:
+    from werkzeug.serving import BaseWSGIServer
+
 log = logging.getLogger(__name__)
+POLLING_INTERVAL = 0.01  # seconds between polls of an empty in-memory queue (the default is 1s)
 
 
 def recover_previous_process(settings: Settings) -> int:
@@ -37,17 +45,39 @@ def recover_previous_process(settings: Settings) -> int:
     return run_reconcile()
 
 
-def start_worker(settings: Settings, concurrency: int = 4) -> Any:
-    """Start a Celery worker (thread pool) and the beat scheduler inside this process."""
-    from celery.beat import EmbeddedService
+class StateDirBusy(RuntimeError):
+    """Another ``kneo serve`` already runs on this state directory."""
 
+
+def lock_state_dir(settings: Settings) -> IO[bytes]:
+    """Hold an exclusive lock on the state directory for the life of the process.
+
+    Recovery resets every running step, so a second process on the same database would steal
+    the first one's work. The kernel releases the lock when the process dies, even on SIGKILL.
+    """
+    state_dir = Path(settings.sqlite_path).parent
+    state_dir.mkdir(parents=True, exist_ok=True)
+    handle = open(state_dir / "kneo.lock", "wb")  # noqa: SIM115 - held until the process exits
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        raise StateDirBusy(f"another kneo serve is running on {state_dir}") from None
+    return handle
+
+
+def start_worker(settings: Settings, concurrency: int = 4, ready_timeout: float = 30.0) -> Any:
+    """Start a Celery worker (thread pool) in this process; returns once it consumes."""
     from kneo.tasks.app import celery_app
 
-    celery_app.conf.update(broker_url=settings.broker_url, broker_transport_options={"polling_interval": 0.01})
+    celery_app.conf.update(
+        broker_url=settings.broker_url, broker_transport_options={"polling_interval": POLLING_INTERVAL}
+    )
     runtime.configure(settings)
     import kneo.tasks.steps
     import kneo.tasks.sweeps  # noqa: F401 - registers the tasks
 
+    ready = threading.Event()
     worker = celery_app.WorkController(
         pool_cls="threads",
         concurrency=concurrency,
@@ -57,27 +87,71 @@ def start_worker(settings: Settings, concurrency: int = 4) -> Any:
         without_heartbeat=True,
         without_mingle=True,
         without_gossip=True,
+        ready_callback=lambda _consumer: ready.set(),
     )
-    threading.Thread(target=worker.start, name="kneo-worker", daemon=True).start()
+    thread = threading.Thread(target=worker.start, name="kneo-worker", daemon=True)
+    thread.start()
+    if not ready.wait(ready_timeout):
+        raise RuntimeError(f"the embedded Celery worker did not start within {ready_timeout}s")
+    return worker
+
+
+def start_beat(settings: Settings) -> Any:
+    """Start the beat scheduler in a thread of this process."""
+    from celery.beat import EmbeddedService
+
+    from kneo.tasks.app import celery_app
+
     schedule = Path(settings.sqlite_path).parent / "celerybeat-schedule"
     beat = EmbeddedService(celery_app, thread=True, schedule_filename=str(schedule))
     beat.start()
-    return worker, beat
+    return beat
 
 
-def serve(settings: Settings, host: str, port: int) -> None:
-    """Run the whole platform in this process until interrupted."""
+def _stop_on_signals(server: BaseWSGIServer) -> None:
+    """SIGTERM and SIGINT end ``serve_forever`` (shutdown must run outside the serving thread)."""
+
+    def handle(signum: int, _frame: FrameType | None) -> None:
+        log.warning("kneo embedded platform stopping (signal %s)", signum)
+        threading.Thread(target=server.shutdown, name="kneo-shutdown", daemon=True).start()
+
+    signal.signal(signal.SIGTERM, handle)
+    signal.signal(signal.SIGINT, handle)
+
+
+def _stop_worker(worker: Any, timeout: float) -> bool:
+    """Warm-stop the worker, waiting at most ``timeout``; False when steps are still running."""
+    stopper = threading.Thread(target=worker.stop, kwargs={"in_sighandler": False}, daemon=True)
+    stopper.start()
+    stopper.join(timeout)
+    if stopper.is_alive():
+        log.warning("steps still running after %ss; they are recovered at the next start", timeout)
+        return False
+    return True
+
+
+def serve(settings: Settings, host: str, port: int, shutdown_timeout: float = 10.0) -> None:
+    """Run the whole platform in this process until SIGTERM or SIGINT."""
     from werkzeug.serving import make_server
 
     from kneo.web import create_app
 
+    lock = lock_state_dir(settings)
     app = create_app(settings)
-    worker, beat = start_worker(settings)
-    recovered = recover_previous_process(settings)
-    log.warning("kneo embedded platform on http://%s:%s (%s steps recovered)", host, port, recovered)
-    server = make_server(host, port, app, threaded=True)
+    server = make_server(host, port, app, threaded=True)  # bind first: a busy port fails before recovery
+    worker = start_worker(settings)
+    recovered = recover_previous_process(settings)  # the worker consumes, so re-dispatched steps run
+    beat = start_beat(settings)
+    _stop_on_signals(server)
+    log.warning("kneo embedded platform on http://%s:%s (%s steps recovered)", host, server.port, recovered)
     try:
         server.serve_forever()
     finally:
+        server.server_close()
         beat.stop()
-        worker.stop(in_sighandler=False)
+        stopped = _stop_worker(worker, shutdown_timeout)
+        lock.close()
+    if not stopped:
+        # The interpreter would join the pool threads at exit and wait for the step to end.
+        logging.shutdown()
+        os._exit(0)

@@ -21,13 +21,17 @@ def cli() -> None:
 def serve(host: str, port: int) -> None:
     """Start web, worker and beat in one process on the embedded default (SQLite, no servers)."""
     from kneo.config import load_settings
+    from kneo.embedded import StateDirBusy
     from kneo.embedded import serve as serve_embedded
 
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     settings = load_settings()
     if not settings.embedded:
         raise click.UsageError("kneo serve runs the embedded platform; unset KNEO_SERV_BROKER_URL to use it.")
-    serve_embedded(settings, host, port)
+    try:
+        serve_embedded(settings, host, port)
+    except StateDirBusy as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 def main() -> None:

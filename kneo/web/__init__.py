@@ -39,6 +39,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fla
     app.extensions["kneo.settings"] = settings
     app.extensions["kneo.engine"] = engine
     app.extensions["kneo.sessions"] = make_session_factory(engine)
+    app.extensions["kneo.read_sessions"] = make_session_factory(engine.execution_options(isolation_level="AUTOCOMMIT"))
     app.extensions["kneo.notifier"] = notifier_for(settings.broker_url)
     app.teardown_appcontext(close_db)
     api.init_app(app)

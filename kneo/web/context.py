@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app, g
+from flask import current_app, g, request
 from sqlalchemy.orm import Session, sessionmaker
 
 from kneo.auth.keys import Principal
@@ -25,17 +25,26 @@ def session_factory() -> sessionmaker[Session]:
     return current_app.extensions["kneo.sessions"]
 
 
-def db() -> Session:
-    """The request's session, created on first use and closed at teardown."""
-    if "kneo_session" not in g:
-        g.kneo_session = session_factory()()
-    return g.kneo_session
+def db(write: bool | None = None) -> Session:
+    """The request's session, created on first use and closed at teardown.
+
+    Reads (GET/HEAD, unless ``write``) use an autocommit session: one round trip per query,
+    no BEGIN/ROLLBACK around it.
+    """
+    if write is None:
+        write = request.method not in ("GET", "HEAD")
+    name = "kneo_session" if write else "kneo_read_session"
+    if name not in g:
+        factory = "kneo.sessions" if write else "kneo.read_sessions"
+        setattr(g, name, current_app.extensions[factory]())
+    return getattr(g, name)
 
 
 def close_db(_exc: BaseException | None = None) -> None:
-    session: Any = g.pop("kneo_session", None)
-    if session is not None:
-        session.close()
+    for name in ("kneo_session", "kneo_read_session"):
+        session: Any = g.pop(name, None)
+        if session is not None:
+            session.close()
 
 
 def principal() -> Principal:

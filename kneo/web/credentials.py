@@ -41,7 +41,7 @@ class Credentials(MethodView):
         if query["include_service_tokens"]:
             inventory["service_tokens"] = {t: reference(f"service:{t}", t) for t in SERVICE_TOKENS}
         present = {section: sorted(k for k, v in refs.items() if v["present"]) for section, refs in inventory.items()}
-        session = db()
+        session = db(write=True)
         with transaction(session):
             record_audit(
                 session,

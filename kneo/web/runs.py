@@ -262,7 +262,7 @@ class RunPolicyReport(MethodView):
         """The policy report of the spec the run was created from."""
         from kneo.audit.record import record_audit
 
-        session = db()
+        session = db(write=True)
         run = get_run(session, run_id)
         raw = run.spec
         if raw is None and run.run_metadata.get("spec_path"):

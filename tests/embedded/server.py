@@ -9,12 +9,14 @@ import sqlite3
 import subprocess
 import time
 from pathlib import Path
+from typing import Any
 
 import requests
 
 from tests.support.services import API_KEYS_ENV, KEYS, ROOT, free_port
 
 KNEO = ROOT / ".venv" / "bin" / "kneo"
+LISTEN = "0A"  # TCP state in /proc/net/tcp
 
 
 def embedded_env(state_dir: Path, **extra: str) -> dict[str, str]:
@@ -57,26 +59,39 @@ class EmbeddedServer:
     def log_path(self) -> Path:
         return self.workdir / f"serve-{self.starts}.log"
 
-    def start(self, timeout: float = 60) -> EmbeddedServer:
+    def start(self, timeout: float = 60, attempts: int = 3) -> EmbeddedServer:
+        """Start on the chosen port (a new one when another process took it) and wait for /readyz."""
         self.workdir.mkdir(parents=True, exist_ok=True)
-        self.starts += 1
-        with open(self.log_path, "wb") as log:
-            self.process = subprocess.Popen(
-                [str(KNEO), "serve", "--port", str(self.port)],
-                cwd=self.workdir, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-            )
-        self.wait_ready(timeout)
-        return self
+        for _ in range(attempts):
+            self.starts += 1
+            with open(self.log_path, "wb") as log:
+                self.process = subprocess.Popen(
+                    [str(KNEO), "serve", "--port", str(self.port)],
+                    cwd=self.workdir,
+                    env=self.env,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+            if self.wait_ready(timeout):
+                return self
+            self.process = None
+            self.port = free_port()
+        raise RuntimeError(f"kneo serve could not bind a port: {self.log_path.read_text()[-3000:]}")
 
-    def wait_ready(self, timeout: float) -> None:
+    def wait_ready(self, timeout: float) -> bool:
+        """True once our process answers /readyz; False when its port was taken by another process."""
+        assert self.process is not None
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            assert self.process is not None
             if self.process.poll() is not None:
+                if "Address already in use" in self.log_path.read_text():
+                    return False
                 raise RuntimeError(f"kneo serve exited: {self.log_path.read_text()[-3000:]}")
             with contextlib.suppress(requests.RequestException):
-                if requests.get(self.base_url + "/readyz", timeout=2).status_code == 200:
-                    return
+                ready = requests.get(self.base_url + "/readyz", timeout=2).status_code == 200
+                if ready and self.port in self.sockets(listening=True):
+                    return True
             time.sleep(0.1)
         raise TimeoutError(f"{self.base_url}/readyz not ready after {timeout}s: {self.log_path.read_text()[-3000:]}")
 
@@ -94,7 +109,7 @@ class EmbeddedServer:
             process.wait(timeout=10)
             raise
 
-    def sql(self, query: str, *args: object) -> list[tuple[object, ...]]:
+    def sql(self, query: str, *args: object) -> list[tuple[Any, ...]]:
         """Read the embedded SQLite database directly."""
         conn = sqlite3.connect(f"file:{self.sqlite_path}?mode=ro", uri=True, timeout=10)
         try:
@@ -102,8 +117,8 @@ class EmbeddedServer:
         finally:
             conn.close()
 
-    def remote_ports(self) -> set[int]:
-        """Remote TCP ports this process has connections to (from /proc)."""
+    def sockets(self, listening: bool = False) -> set[int]:
+        """Ports of this process's TCP sockets from /proc: local listening ports, or remote ports."""
         assert self.process is not None
         pid = self.process.pid
         inodes = set()
@@ -114,9 +129,9 @@ class EmbeddedServer:
                     inodes.add(target[8:-1])
         ports = set()
         for table in ("tcp", "tcp6"):
-            lines = Path(f"/proc/{pid}/net/{table}").read_text().splitlines()[1:]
-            for line in lines:
+            for line in Path(f"/proc/{pid}/net/{table}").read_text().splitlines()[1:]:
                 fields = line.split()
-                if fields[9] in inodes and fields[2].split(":")[-1] != "0000":
-                    ports.add(int(fields[2].split(":")[-1], 16))
+                if fields[9] not in inodes or (fields[3] == LISTEN) != listening:
+                    continue
+                ports.add(int(fields[1 if listening else 2].split(":")[-1], 16))
         return ports

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -10,15 +11,18 @@ from typing import Any
 
 import pytest
 
-from tests.embedded.server import EmbeddedServer
+from tests.embedded.server import KNEO, EmbeddedServer
 from tests.support import specs
 from tests.support.services import Api
 
 pytestmark = pytest.mark.slow
 
 SLOW_SPEC = specs.sequential(
-    [specs.function_step("first", "quick"), specs.function_step("slow", "slow", timeout_seconds=6),
-     specs.function_step("last", "quick")],
+    [
+        specs.function_step("first", "quick"),
+        specs.function_step("slow", "slow", timeout_seconds=6),
+        specs.function_step("last", "quick"),
+    ],
     functions={"quick": "tests.support.functions.upper", "slow": "tests.support.functions.marked_slow"},
 )
 REDIS_PORT, POSTGRES_PORT = 6379, 5432
@@ -38,9 +42,10 @@ def started(marker_dir: Path, text: str) -> bool:
 
 
 def completions(server: EmbeddedServer, run_id: str) -> dict[str, int]:
-    rows = server.sql("SELECT step_id, count(*) FROM checkpoints WHERE run_id=? AND type='step_completed' "
-                      "GROUP BY step_id", run_id)
-    return {str(step): int(count) for step, count in rows}  # type: ignore[call-overload]
+    rows = server.sql(
+        "SELECT step_id, count(*) FROM checkpoints WHERE run_id=? AND type='step_completed' GROUP BY step_id", run_id
+    )
+    return {str(step): int(count) for step, count in rows}
 
 
 def pending_task(api: Api, run_id: str) -> dict[str, Any]:
@@ -48,7 +53,7 @@ def pending_task(api: Api, run_id: str) -> dict[str, Any]:
     assert listing.status_code == 200, listing.text
     tasks = [task for task in listing.json()["tasks"] if task["run_id"] == run_id]
     assert len(tasks) == 1 and tasks[0]["status"] == "pending", tasks
-    return tasks[0]  # type: ignore[no-any-return]
+    return tasks[0]
 
 
 def test_no_server_needed_sqlite_in_state_dir(api: Api, shared_server: EmbeddedServer) -> None:
@@ -60,10 +65,11 @@ def test_no_server_needed_sqlite_in_state_dir(api: Api, shared_server: EmbeddedS
     assert checks["queue"]["kind"] == "SQLite" and checks["queue"]["durable"] is True
     assert shared_server.sqlite_path.is_file()
     assert api.call("POST", "/v1/runs", role=None, json={"input": "x", "spec": specs.echo_chain(1)}).status_code == 401
-    assert api.call("POST", "/v1/runs", role="viewer", json={"input": "x", "spec": specs.echo_chain(1)}).status_code \
-        == 403
+    assert (
+        api.call("POST", "/v1/runs", role="viewer", json={"input": "x", "spec": specs.echo_chain(1)}).status_code == 403
+    )
     assert api.create_run(specs.echo_chain(1), "no servers")["status"] == "completed"
-    assert not shared_server.remote_ports() & {REDIS_PORT, POSTGRES_PORT}
+    assert not shared_server.sockets() & {REDIS_PORT, POSTGRES_PORT}
 
 
 def test_sync_runs_complete(api: Api) -> None:
@@ -96,8 +102,12 @@ def test_human_step_pauses_then_resume_completes(api: Api) -> None:
     assert blocked["status"] == "blocked" and blocked["visited_steps"] == ["draft"]
     task = pending_task(api, created["run_id"])
     assert task["id"] == blocked["continuation_id"]
-    resumed = api.call("POST", f"/v1/human-tasks/{task['id']}/resume", role="reviewer",
-                       json={"request_id": task["pending_human_request_id"], "decision": "approved"})
+    resumed = api.call(
+        "POST",
+        f"/v1/human-tasks/{task['id']}/resume",
+        role="reviewer",
+        json={"request_id": task["pending_human_request_id"], "decision": "approved"},
+    )
     assert resumed.status_code == 200, resumed.text
     assert resumed.json()["status"] == "completed"
     assert resumed.json()["output_text"] == "Final answer: Final answer: draft it"
@@ -116,8 +126,12 @@ def test_cancel_blocked_run_stays_cancelled(api: Api) -> None:
     task = pending_task(api, created["run_id"])
     cancelled = api.call("POST", f"/v1/runs/{created['run_id']}/cancel")
     assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled", cancelled.text
-    resumed = api.call("POST", f"/v1/human-tasks/{task['id']}/resume", role="reviewer",
-                       json={"request_id": task["pending_human_request_id"], "decision": "approved"})
+    resumed = api.call(
+        "POST",
+        f"/v1/human-tasks/{task['id']}/resume",
+        role="reviewer",
+        json={"request_id": task["pending_human_request_id"], "decision": "approved"},
+    )
     assert resumed.status_code == 409, resumed.text
     time.sleep(2)
     assert api.run(created["run_id"])["status"] == "cancelled"
@@ -132,14 +146,16 @@ def test_cancelled_run_never_ends_completed(api: Api, shared_server: EmbeddedSer
     final = api.run(created["run_id"])
     assert final["status"] == "cancelled"
     assert final["visited_steps"] == ["first"]
-    assert shared_server.sql("SELECT count(*) FROM step_runs WHERE run_id=? AND step_id='last'",
-                             created["run_id"]) == [(0,)]
+    assert shared_server.sql("SELECT count(*) FROM step_runs WHERE run_id=? AND step_id='last'", created["run_id"]) == [
+        (0,)
+    ]
     assert "slow" not in completions(shared_server, created["run_id"])
 
 
 def test_flaky_step_retries_and_completes(api: Api) -> None:
-    spec = specs.sequential([specs.function_step("flaky", "flaky", max_retries=1)],
-                            functions={"flaky": "tests.support.functions.flaky"})
+    spec = specs.sequential(
+        [specs.function_step("flaky", "flaky", max_retries=1)], functions={"flaky": "tests.support.functions.flaky"}
+    )
     run = api.create_run(spec, "flaky once")
     assert (run["status"], run["output_text"]) == ("completed", "recovered: flaky once"), run
 
@@ -171,3 +187,19 @@ def test_sigkill_restart_loses_no_queued_run(server: EmbeddedServer) -> None:
         assert final["visited_steps"] == ["first", "slow", "last"]
         assert completions(server, run_id) == {"first": 1, "slow": 1, "last": 1}
     assert server.stop() == 0, "kneo serve did not shut down cleanly on SIGTERM"
+
+
+def test_sigterm_stops_cleanly_and_state_dir_is_exclusive(server: EmbeddedServer) -> None:
+    server.start()
+    api = Api(server.base_url)
+    run_id = api.create_run(SLOW_SPEC, "term me", async_mode=True)["run_id"]
+    wait_for(lambda: started(server.workdir, "TERM ME"))
+    second = subprocess.run(
+        [str(KNEO), "serve", "--port", "0"], cwd=server.workdir, env=server.env, capture_output=True, timeout=60
+    )
+    assert second.returncode != 0 and b"another kneo serve is running" in second.stderr, second.stderr
+    assert server.stop(signal.SIGTERM) == 0, "kneo serve did not shut down cleanly on SIGTERM"
+    server.start()
+    final = api.wait_status(run_id, {"completed", "failed", "cancelled"}, timeout=60)
+    assert (final["status"], final["output_text"]) == ("completed", "DONE: TERM ME"), final
+    assert completions(server, run_id) == {"first": 1, "slow": 1, "last": 1}

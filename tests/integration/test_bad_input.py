@@ -16,8 +16,16 @@ import requests
 from tests.support import specs
 from tests.support.services import KEYS, Api
 
-TABLES = ("runs", "step_runs", "checkpoints", "trace_events", "audit_events", "human_tasks", "idempotency_records",
-          "environment_policies")
+TABLES = (
+    "runs",
+    "step_runs",
+    "checkpoints",
+    "trace_events",
+    "audit_events",
+    "human_tasks",
+    "idempotency_records",
+    "environment_policies",
+)
 PREFIXES, MAX_BODY = ["", "/v1"], 1_048_576
 SPEC: dict[str, Any] = {"version": "v1", "agent": {"name": "a"}}
 BIG_SPEC: dict[str, Any] = {"version": "v1", "agent": {"name": "a", "description": "y" * 270_000}}
@@ -26,16 +34,29 @@ RUN_BODY: dict[str, Any] = {"input": "x", "spec": SPEC}
 RESUME_BODY: dict[str, Any] = {"request_id": "not-the-request", "decision": "approved"}
 # (method, path template, a body that passes schema validation)
 BODY_ROUTES: list[tuple[str, str, dict[str, Any]]] = [
-    ("POST", "/runs", RUN_BODY), ("POST", "/specs/run", RUN_BODY),
+    ("POST", "/runs", RUN_BODY),
+    ("POST", "/specs/run", RUN_BODY),
     *[("POST", f"/specs/{name}", {"spec": SPEC}) for name in ("validate", "compile", "explain", "policy-report")],
-    ("POST", "/human-tasks/{task}/resume", RESUME_BODY), ("PUT", "/policies/environment/dev", {}),
+    ("POST", "/human-tasks/{task}/resume", RESUME_BODY),
+    ("PUT", "/policies/environment/dev", {}),
 ]
 ALL_ROUTES: list[tuple[str, str]] = [
-    ("GET", "/runs"), ("GET", "/runs/{run}"), ("POST", "/runs/{run}/cancel"), ("POST", "/runs/{run}/continue"),
-    ("GET", "/runs/{run}/trace"), ("GET", "/runs/{run}/checkpoints"), ("GET", "/runs/{run}/checkpoints/diff"),
-    ("GET", "/runs/{run}/replay"), ("GET", "/runs/{run}/recovery"), ("GET", "/runs/{run}/policy-report"),
-    ("GET", "/human-tasks"), ("GET", "/human-tasks/{task}"), ("GET", "/audit-events"),
-    ("GET", "/security/credentials"), ("GET", "/policies/environment"), ("GET", "/policies/environment/dev"),
+    ("GET", "/runs"),
+    ("GET", "/runs/{run}"),
+    ("POST", "/runs/{run}/cancel"),
+    ("POST", "/runs/{run}/continue"),
+    ("GET", "/runs/{run}/trace"),
+    ("GET", "/runs/{run}/checkpoints"),
+    ("GET", "/runs/{run}/checkpoints/diff"),
+    ("GET", "/runs/{run}/replay"),
+    ("GET", "/runs/{run}/recovery"),
+    ("GET", "/runs/{run}/policy-report"),
+    ("GET", "/human-tasks"),
+    ("GET", "/human-tasks/{task}"),
+    ("GET", "/audit-events"),
+    ("GET", "/security/credentials"),
+    ("GET", "/policies/environment"),
+    ("GET", "/policies/environment/dev"),
     *[(method, path) for method, path, _ in BODY_ROUTES],
 ]
 Send = Callable[..., requests.Response]
@@ -140,26 +161,36 @@ WRONG_TYPES: list[tuple[str, str, dict[str, Any], str, list[Any]]] = [
     ("POST", "/human-tasks/{task}/resume", {**RESUME_BODY, "content": 5}, "string_type", ["body", "content"]),
     ("POST", "/human-tasks/{task}/resume", {**RESUME_BODY, "metadata": []}, "dict_type", ["body", "metadata"]),
     ("PUT", "/policies/environment/dev", {"enabled": "perhaps"}, "bool_parsing", ["body", "enabled"]),
-    ("PUT", "/policies/environment/dev", {"blocked_diagnostic_codes": "E1"}, "list_type",
-     ["body", "blocked_diagnostic_codes"]),
-    ("PUT", "/policies/environment/dev", {"blocked_diagnostic_codes": [1]}, "string_type",
-     ["body", "blocked_diagnostic_codes", 0]),
+    (
+        "PUT",
+        "/policies/environment/dev",
+        {"blocked_diagnostic_codes": "E1"},
+        "list_type",
+        ["body", "blocked_diagnostic_codes"],
+    ),
+    (
+        "PUT",
+        "/policies/environment/dev",
+        {"blocked_diagnostic_codes": [1]},
+        "string_type",
+        ["body", "blocked_diagnostic_codes", 0],
+    ),
     ("POST", "/specs/explain", {"spec": SPEC, "environment": "dev"}, "extra_forbidden", ["body", "environment"]),
 ]
 
 
 @pytest.mark.parametrize("prefix", PREFIXES)
 @pytest.mark.parametrize(("method", "path", "body", "type_", "loc"), WRONG_TYPES)
-def test_wrong_types(send: Send, prefix: str, method: str, path: str, body: dict[str, Any], type_: str,
-                     loc: list[Any]) -> None:
+def test_wrong_types(
+    send: Send, prefix: str, method: str, path: str, body: dict[str, Any], type_: str, loc: list[Any]
+) -> None:
     validation_error(send(method, prefix + path, 422, json=body), type_, loc)
 
 
 @pytest.mark.parametrize("prefix", PREFIXES)
 @pytest.mark.parametrize(("method", "path", "body"), BODY_ROUTES)
 def test_unknown_fields(send: Send, prefix: str, method: str, path: str, body: dict[str, Any]) -> None:
-    validation_error(send(method, prefix + path, 422, json={**body, "bogus": 1}), "extra_forbidden",
-                     ["body", "bogus"])
+    validation_error(send(method, prefix + path, 422, json={**body, "bogus": 1}), "extra_forbidden", ["body", "bogus"])
 
 
 MISSING: list[tuple[str, str, dict[str, Any], int, Any]] = [
@@ -179,8 +210,9 @@ MISSING: list[tuple[str, str, dict[str, Any], int, Any]] = [
 
 @pytest.mark.parametrize("prefix", PREFIXES)
 @pytest.mark.parametrize(("method", "path", "body", "status", "where"), MISSING)
-def test_missing_required(send: Send, prefix: str, method: str, path: str, body: dict[str, Any], status: int,
-                          where: Any) -> None:
+def test_missing_required(
+    send: Send, prefix: str, method: str, path: str, body: dict[str, Any], status: int, where: Any
+) -> None:
     response = send(method, prefix + path, status, json=body)
     if status == 422:
         validation_error(response, "missing", where)
@@ -189,16 +221,21 @@ def test_missing_required(send: Send, prefix: str, method: str, path: str, body:
 
 
 def assert_too_large(response: requests.Response) -> None:
-    assert response.json() == {"detail": {
-        "error": "payload_too_large", "message": f"Request body exceeds maximum size of {MAX_BODY} bytes.",
-        "max_body_bytes": MAX_BODY}}
+    assert response.json() == {
+        "detail": {
+            "error": "payload_too_large",
+            "message": f"Request body exceeds maximum size of {MAX_BODY} bytes.",
+            "max_body_bytes": MAX_BODY,
+        }
+    }
 
 
 @pytest.mark.parametrize("prefix", PREFIXES)
 @pytest.mark.parametrize(("method", "path", "_body"), BODY_ROUTES)
 @pytest.mark.parametrize("role", [None, "viewer", "admin"])
-def test_oversized_by_content_length_before_auth(send: Send, prefix: str, method: str, path: str, _body: object,
-                                                 role: str | None) -> None:
+def test_oversized_by_content_length_before_auth(
+    send: Send, prefix: str, method: str, path: str, _body: object, role: str | None
+) -> None:
     body = '{"input": "' + "x" * MAX_BODY + '"}'
     assert_too_large(send(method, prefix + path, 413, role=role, **raw(body)))
 
@@ -212,10 +249,12 @@ def chunks(total: int, size: int = 64 * 1024) -> Iterator[bytes]:
 
 @pytest.mark.parametrize("prefix", PREFIXES)
 @pytest.mark.parametrize(("method", "path", "_body"), BODY_ROUTES)
-def test_oversized_chunked_without_content_length(send: Send, prefix: str, method: str, path: str,
-                                                  _body: object) -> None:
-    response = send(method, prefix + path, 413, data=chunks(MAX_BODY + 10_000),
-                    headers={"Content-Type": "application/json"})
+def test_oversized_chunked_without_content_length(
+    send: Send, prefix: str, method: str, path: str, _body: object
+) -> None:
+    response = send(
+        method, prefix + path, 413, data=chunks(MAX_BODY + 10_000), headers={"Content-Type": "application/json"}
+    )
     assert "Content-Length" not in response.request.headers
     assert response.request.headers.get("Transfer-Encoding") == "chunked"
     assert_too_large(response)
@@ -243,11 +282,17 @@ SPEC_LIMITS: list[tuple[dict[str, Any], str]] = [
     ({"spec": SPEC, "environment": LONG}, "environment"),
 ]
 LIMITS: list[tuple[str, str, dict[str, Any], str]] = [
-    *[("POST", route, {"input": "x", **body}, field) for route in ("/runs", "/specs/run") for body, field in
-      [*SPEC_LIMITS, ({"spec": SPEC, "metadata": {"pad": "m" * 33_000}}, "metadata")]],
+    *[
+        ("POST", route, {"input": "x", **body}, field)
+        for route in ("/runs", "/specs/run")
+        for body, field in [*SPEC_LIMITS, ({"spec": SPEC, "metadata": {"pad": "m" * 33_000}}, "metadata")]
+    ],
     *[("POST", route, {**RUN_BODY, "input": "i" * 20_001}, "input") for route in ("/runs", "/specs/run")],
-    *[("POST", route, body, field) for route in ("/specs/validate", "/specs/compile", "/specs/policy-report")
-      for body, field in SPEC_LIMITS],
+    *[
+        ("POST", route, body, field)
+        for route in ("/specs/validate", "/specs/compile", "/specs/policy-report")
+        for body, field in SPEC_LIMITS
+    ],
     ("POST", "/specs/explain", {"spec": BIG_SPEC}, "spec"),
     ("POST", "/specs/explain", {"spec": SPEC, "spec_path": LONG}, "spec_path"),
     ("POST", "/human-tasks/{task}/resume", {**RESUME_BODY, "content": "c" * 20_001}, "content"),
@@ -260,33 +305,47 @@ LIMITS: list[tuple[str, str, dict[str, Any], str]] = [
 
 @pytest.mark.parametrize("prefix", PREFIXES)
 @pytest.mark.parametrize(("method", "path", "body", "field"), LIMITS)
-def test_over_limit_fields(send: Send, prefix: str, method: str, path: str, body: dict[str, Any],
-                           field: str) -> None:
+def test_over_limit_fields(send: Send, prefix: str, method: str, path: str, body: dict[str, Any], field: str) -> None:
     response = send(method, prefix + path, 422, json=body)
     validation_error(response, "value_error", ["body", field])
     assert any("exceeds maximum" in item["msg"] for item in response.json()["detail"])
 
 
 UNKNOWN_IDS: list[tuple[str, str, dict[str, Any] | None]] = [
-    *[("GET", f"/runs/{{missing}}{sub}", None)
-      for sub in ("", "/trace", "/checkpoints", "/checkpoints/diff", "/replay", "/recovery", "/policy-report")],
-    ("POST", "/runs/{missing}/cancel", None), ("POST", "/runs/{missing}/continue", None),
-    ("GET", "/human-tasks/{missing}", None), ("POST", "/human-tasks/{missing}/resume", RESUME_BODY),
+    *[
+        ("GET", f"/runs/{{missing}}{sub}", None)
+        for sub in ("", "/trace", "/checkpoints", "/checkpoints/diff", "/replay", "/recovery", "/policy-report")
+    ],
+    ("POST", "/runs/{missing}/cancel", None),
+    ("POST", "/runs/{missing}/continue", None),
+    ("GET", "/human-tasks/{missing}", None),
+    ("POST", "/human-tasks/{missing}/resume", RESUME_BODY),
 ]
 
 
 @pytest.mark.parametrize("prefix", PREFIXES)
 @pytest.mark.parametrize(("method", "path", "body"), UNKNOWN_IDS)
-def test_unknown_ids(send: Send, ids: dict[str, str], prefix: str, method: str, path: str,
-                     body: dict[str, Any] | None) -> None:
+def test_unknown_ids(
+    send: Send, ids: dict[str, str], prefix: str, method: str, path: str, body: dict[str, Any] | None
+) -> None:
     assert ids["missing"] in service_error(send(method, prefix + path, 404, json=body), "KeyError")["message"]
 
 
-PAGE_QUERIES = [("limit=0", "limit"), ("limit=5000", "limit"), ("limit=abc", "limit"), ("offset=-1", "offset"),
-                ("offset=10001", "offset"), ("sort_order=sideways", "sort_order"), ("sort_by=nope", None)]
+PAGE_QUERIES = [
+    ("limit=0", "limit"),
+    ("limit=5000", "limit"),
+    ("limit=abc", "limit"),
+    ("offset=-1", "offset"),
+    ("offset=10001", "offset"),
+    ("sort_order=sideways", "sort_order"),
+    ("sort_by=nope", None),
+]
 BAD_QUERIES: list[tuple[str, str, str | None]] = [
-    *[(path, query, field) for path in ("/runs", "/runs/{run}/checkpoints", "/runs/{run}/trace", "/human-tasks")
-      for query, field in PAGE_QUERIES],
+    *[
+        (path, query, field)
+        for path in ("/runs", "/runs/{run}/checkpoints", "/runs/{run}/trace", "/human-tasks")
+        for query, field in PAGE_QUERIES
+    ],
     ("/human-tasks", "escalated=maybe", "escalated"),
     *[("/audit-events", query, field) for query, field in PAGE_QUERIES[:5]],
     ("/runs/{run}/checkpoints/diff", "from_sequence=0", "from_sequence"),
@@ -308,50 +367,93 @@ def test_bad_query_values(send: Send, prefix: str, path: str, query: str, field:
         assert [item["loc"] for item in detail] == [["query", field]], detail
 
 
-@pytest.mark.parametrize(("path", "query"), [("/runs", "limit=5000"), ("/runs", "offset=10001"),
-                                             ("/human-tasks", "limit=1001"), ("/audit-events", "limit=5000")])
+@pytest.mark.parametrize(
+    ("path", "query"),
+    [
+        ("/runs", "limit=5000"),
+        ("/runs", "offset=10001"),
+        ("/human-tasks", "limit=1001"),
+        ("/audit-events", "limit=5000"),
+    ],
+)
 def test_upper_bound_violation_type_is_less_than_equal(send: Send, path: str, query: str) -> None:
     validation_error(send("GET", f"/v1{path}?{query}", 422), "less_than_equal")
 
 
 @pytest.mark.parametrize("prefix", PREFIXES)
-@pytest.mark.parametrize(("method", "path", "status", "error", "kwargs"), [
-    ("GET", "/runs/{run}/checkpoints/diff?from_sequence=99", 400, "ValueError", {}),
-    ("GET", "/runs/{run}/checkpoints/diff?from_sequence=1&to_sequence=1", 400, "ValueError", {}),
-    ("POST", "/runs/{run}/continue", 409, None, {}),
-    ("POST", "/human-tasks/{task}/resume", 422, None, {"json": RESUME_BODY}),
-    ("POST", "/human-tasks/{task}/resume", 422, None, {"json": {"request_id": "r", "decision": "selected"}}),
-    ("POST", "/runs", 422, None, {"json": {"input": "x", "spec": {"version": "v1"}}}),
-    ("POST", "/specs/run", 422, None, {"json": {"input": "x", "spec": {"version": "v1", "agent": {}}}}),
-    ("POST", "/runs", 400, None, {"json": {"input": "x", "spec": {"version": "v2"}}}),
-    ("POST", "/runs", 422, None, {"json": {"input": "x", "spec_path": "/etc/passwd"}}),
-    ("POST", "/runs", 404, None, {"json": {"input": "x", "spec_path": "no/such/spec.yaml"}}),
-    ("POST", "/specs/compile", 422, None, {"json": {"spec": {"version": "v1"}}}),
-    ("POST", "/specs/explain", 422, None, {"json": {"spec": {"version": "v1"}}}),
-    ("GET", "/policies/environment/" + "e" * 129, 422, None, {}),
-    ("PUT", "/policies/environment/" + "e" * 129, 422, None, {"json": {}}),
-    *[("POST", path, 400, "invalid_idempotency_key", {"json": body, "headers": {"Idempotency-Key": "k" * 257 + " "}})
-      for path, body in (("/runs", RUN_BODY), ("/specs/run", RUN_BODY), ("/human-tasks/{task}/resume", RESUME_BODY))],
-])
-def test_domain_rejections_write_nothing(send: Send, prefix: str, method: str, path: str, status: int,
-                                         error: str | None, kwargs: dict[str, Any]) -> None:
+@pytest.mark.parametrize(
+    ("method", "path", "status", "error", "kwargs"),
+    [
+        ("GET", "/runs/{run}/checkpoints/diff?from_sequence=99", 400, "ValueError", {}),
+        ("GET", "/runs/{run}/checkpoints/diff?from_sequence=1&to_sequence=1", 400, "ValueError", {}),
+        ("POST", "/runs/{run}/continue", 409, None, {}),
+        ("POST", "/human-tasks/{task}/resume", 422, None, {"json": RESUME_BODY}),
+        ("POST", "/human-tasks/{task}/resume", 422, None, {"json": {"request_id": "r", "decision": "selected"}}),
+        ("POST", "/runs", 422, None, {"json": {"input": "x", "spec": {"version": "v1"}}}),
+        ("POST", "/specs/run", 422, None, {"json": {"input": "x", "spec": {"version": "v1", "agent": {}}}}),
+        ("POST", "/runs", 400, None, {"json": {"input": "x", "spec": {"version": "v2"}}}),
+        ("POST", "/runs", 422, None, {"json": {"input": "x", "spec_path": "/etc/passwd"}}),
+        ("POST", "/runs", 404, None, {"json": {"input": "x", "spec_path": "no/such/spec.yaml"}}),
+        ("POST", "/specs/compile", 422, None, {"json": {"spec": {"version": "v1"}}}),
+        ("POST", "/specs/explain", 422, None, {"json": {"spec": {"version": "v1"}}}),
+        ("GET", "/policies/environment/" + "e" * 129, 422, None, {}),
+        ("PUT", "/policies/environment/" + "e" * 129, 422, None, {"json": {}}),
+        *[
+            (
+                "POST",
+                path,
+                400,
+                "invalid_idempotency_key",
+                {"json": body, "headers": {"Idempotency-Key": "k" * 257 + " "}},
+            )
+            for path, body in (
+                ("/runs", RUN_BODY),
+                ("/specs/run", RUN_BODY),
+                ("/human-tasks/{task}/resume", RESUME_BODY),
+            )
+        ],
+    ],
+)
+def test_domain_rejections_write_nothing(
+    send: Send, prefix: str, method: str, path: str, status: int, error: str | None, kwargs: dict[str, Any]
+) -> None:
     service_error(send(method, prefix + path, status, **kwargs), error)
 
 
 @pytest.mark.parametrize("role", [None, "admin"])
-@pytest.mark.parametrize("path", ["/nope", "/v1/nope", "/v2/runs", "/v1/runs/a/b/c", "/v1/human-tasks/x/approve",
-                                  "/v1/audit", "/v1/policies/environments", "/v1/health"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/nope",
+        "/v1/nope",
+        "/v2/runs",
+        "/v1/runs/a/b/c",
+        "/v1/human-tasks/x/approve",
+        "/v1/audit",
+        "/v1/policies/environments",
+        "/v1/health",
+    ],
+)
 def test_unknown_route(send: Send, role: str | None, path: str) -> None:
     assert send("POST" if "approve" in path else "GET", path, 404, role=role).json() == {"detail": "Not Found"}
 
 
 @pytest.mark.parametrize("prefix", PREFIXES)
-@pytest.mark.parametrize(("method", "path", "allowed"), [
-    ("DELETE", "/runs", "POST"), ("PUT", "/runs/{run}", "GET"), ("GET", "/runs/{run}/cancel", "POST"),
-    ("POST", "/runs/{run}/replay", "GET"), ("GET", "/specs/validate", "POST"), ("POST", "/audit-events", "GET"),
-    ("DELETE", "/policies/environment/dev", "PUT"), ("PATCH", "/human-tasks", "GET"),
-    ("GET", "/human-tasks/{task}/resume", "POST"), ("POST", "/policies/environment", "GET"),
-])
+@pytest.mark.parametrize(
+    ("method", "path", "allowed"),
+    [
+        ("DELETE", "/runs", "POST"),
+        ("PUT", "/runs/{run}", "GET"),
+        ("GET", "/runs/{run}/cancel", "POST"),
+        ("POST", "/runs/{run}/replay", "GET"),
+        ("GET", "/specs/validate", "POST"),
+        ("POST", "/audit-events", "GET"),
+        ("DELETE", "/policies/environment/dev", "PUT"),
+        ("PATCH", "/human-tasks", "GET"),
+        ("GET", "/human-tasks/{task}/resume", "POST"),
+        ("POST", "/policies/environment", "GET"),
+    ],
+)
 def test_wrong_method(send: Send, prefix: str, method: str, path: str, allowed: str) -> None:
     response = send(method, prefix + path, 405)
     assert response.json() == {"detail": "Method Not Allowed"}
@@ -360,7 +462,10 @@ def test_wrong_method(send: Send, prefix: str, method: str, path: str, allowed: 
 
 
 UNAUTHENTICATED: list[dict[str, str]] = [
-    {}, {"Authorization": "Bearer wrong"}, {"Authorization": "Bearer "}, {"X-Kneo-Api-Key": "wrong"},
+    {},
+    {"Authorization": "Bearer wrong"},
+    {"Authorization": "Bearer "},
+    {"X-Kneo-Api-Key": "wrong"},
     {"Authorization": "Bearer wrong", "X-Kneo-Api-Key": KEYS["admin"]},
 ]
 
@@ -371,27 +476,37 @@ UNAUTHENTICATED: list[dict[str, str]] = [
 def test_missing_or_wrong_key(send: Send, prefix: str, method: str, path: str, headers: dict[str, str]) -> None:
     response = send(method, prefix + path, 401, role=None, headers=headers, json={})
     assert response.headers["WWW-Authenticate"] == "Bearer"
-    assert response.json() == {"detail": {"error": "unauthorized",
-                                          "message": "A valid Kneo service API key is required."}}
+    assert response.json() == {
+        "detail": {"error": "unauthorized", "message": "A valid Kneo service API key is required."}
+    }
 
 
 @pytest.mark.parametrize("prefix", PREFIXES)
-@pytest.mark.parametrize(("role", "method", "path", "scope"), [
-    ("viewer", "POST", "/runs", "runs:write"), ("reviewer", "POST", "/specs/run", "runs:write"),
-    ("viewer", "POST", "/runs/{run}/cancel", "runs:write"), ("reviewer", "POST", "/runs/{run}/continue", "runs:write"),
-    *[("reviewer", "POST", f"/specs/{n}", "specs:read") for n in ("validate", "compile", "explain", "policy-report")],
-    ("reviewer", "GET", "/runs/{run}/policy-report", "specs:read"), ("viewer", "GET", "/security/credentials",
-                                                                     "credentials:read"),
-    *[(role, "POST", "/human-tasks/{task}/resume", "human:write") for role in ("operator", "viewer")],
-    ("reviewer", "GET", "/policies/environment", "policies:read"),
-    ("viewer", "GET", "/policies/environment/dev", "policies:read"),
-    ("service", "PUT", "/policies/environment/dev", "policies:write"),
-])
+@pytest.mark.parametrize(
+    ("role", "method", "path", "scope"),
+    [
+        ("viewer", "POST", "/runs", "runs:write"),
+        ("reviewer", "POST", "/specs/run", "runs:write"),
+        ("viewer", "POST", "/runs/{run}/cancel", "runs:write"),
+        ("reviewer", "POST", "/runs/{run}/continue", "runs:write"),
+        *[
+            ("reviewer", "POST", f"/specs/{n}", "specs:read")
+            for n in ("validate", "compile", "explain", "policy-report")
+        ],
+        ("reviewer", "GET", "/runs/{run}/policy-report", "specs:read"),
+        ("viewer", "GET", "/security/credentials", "credentials:read"),
+        *[(role, "POST", "/human-tasks/{task}/resume", "human:write") for role in ("operator", "viewer")],
+        ("reviewer", "GET", "/policies/environment", "policies:read"),
+        ("viewer", "GET", "/policies/environment/dev", "policies:read"),
+        ("service", "PUT", "/policies/environment/dev", "policies:write"),
+    ],
+)
 def test_wrong_scope(send: Send, prefix: str, role: str, method: str, path: str, scope: str) -> None:
     body = next((b for m, p, b in BODY_ROUTES if (m, p) == (method, path)), None)
     response = send(method, prefix + path, 403, role=role, json=body)
-    assert response.json() == {"detail": {"error": "forbidden", "message": f"Missing required scope: {scope}",
-                                          "required_scope": scope}}
+    assert response.json() == {
+        "detail": {"error": "forbidden", "message": f"Missing required scope: {scope}", "required_scope": scope}
+    }
 
 
 def test_request_id_is_echoed_on_errors(send: Send) -> None:

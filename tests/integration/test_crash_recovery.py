@@ -18,8 +18,9 @@ from tests.support.services import REDIS_URL, Api, start_topology
 
 @pytest.fixture
 def live(database_url: str, tmp_path: Path) -> Iterator[Api]:
-    topology = start_topology(tmp_path, database_url, 14, KNEO_TEST_MARKER_DIR=str(tmp_path),
-                              KNEO_TEST_SLOW_SECONDS="3")
+    topology = start_topology(
+        tmp_path, database_url, 14, KNEO_TEST_MARKER_DIR=str(tmp_path), KNEO_TEST_SLOW_SECONDS="3"
+    )
     api = Api(topology.base_url)
     api.topology = topology  # type: ignore[attr-defined]
     api.database_url = database_url  # type: ignore[attr-defined]
@@ -46,8 +47,11 @@ def wait_for(predicate, timeout: float = 30.0) -> None:  # type: ignore[no-untyp
 
 
 SLOW_SPEC = specs.sequential(
-    [specs.function_step("first", "quick"), specs.function_step("slow", "slow", timeout_seconds=6),
-     specs.function_step("last", "quick")],
+    [
+        specs.function_step("first", "quick"),
+        specs.function_step("slow", "slow", timeout_seconds=6),
+        specs.function_step("last", "quick"),
+    ],
     functions={"quick": "tests.support.functions.upper", "slow": "tests.support.functions.marked_slow"},
 )
 
@@ -61,11 +65,18 @@ def test_sigkill_worker_mid_step_completes_once(live: Api, tmp_path: Path) -> No
     assert final["status"] == "completed"
     assert final["output_text"] == "DONE: CRASH ME"
     assert final["visited_steps"] == ["first", "slow", "last"]
-    completions = sql(live.database_url, "SELECT step_id, count(*) FROM checkpoints WHERE run_id=%s AND "  # type: ignore[attr-defined]
-                      "type='step_completed' GROUP BY step_id", run["run_id"])
+    completions = sql(
+        live.database_url,
+        "SELECT step_id, count(*) FROM checkpoints WHERE run_id=%s AND "  # type: ignore[attr-defined]
+        "type='step_completed' GROUP BY step_id",
+        run["run_id"],
+    )
     assert dict(completions) == {"first": 1, "slow": 1, "last": 1}
-    attempts = sql(live.database_url, "SELECT attempt FROM step_runs WHERE run_id=%s AND step_id='slow'",  # type: ignore[attr-defined]
-                   run["run_id"])
+    attempts = sql(
+        live.database_url,
+        "SELECT attempt FROM step_runs WHERE run_id=%s AND step_id='slow'",  # type: ignore[attr-defined]
+        run["run_id"],
+    )
     assert attempts[0][0] >= 2, "the killed attempt and the recovered one are both counted"
 
 
@@ -85,8 +96,14 @@ def test_flushall_with_runs_in_flight_every_run_completes(live: Api) -> None:
 def test_duplicated_step_message_changes_nothing(live: Api) -> None:
     run = live.create_run(specs.echo_chain(3), "dup")
     assert run["status"] == "completed"
-    step_ids = [row[0] for row in sql(live.database_url, "SELECT id FROM step_runs WHERE run_id=%s",  # type: ignore[attr-defined]
-                                       run["run_id"])]
+    step_ids = [
+        row[0]
+        for row in sql(
+            live.database_url,
+            "SELECT id FROM step_runs WHERE run_id=%s",  # type: ignore[attr-defined]
+            run["run_id"],
+        )
+    ]
     before = sql(live.database_url, "SELECT count(*) FROM checkpoints WHERE run_id=%s", run["run_id"])  # type: ignore[attr-defined]
     from kneo.tasks.app import celery_app
 
@@ -110,11 +127,17 @@ def test_cancelled_run_never_ends_completed(live: Api, tmp_path: Path) -> None:
     final = live.run(run["run_id"])
     assert final["status"] == "cancelled"
     assert final["visited_steps"] == ["first"]
-    slow_row = sql(live.database_url, "SELECT status, output_text FROM step_runs WHERE run_id=%s AND step_id='slow'",  # type: ignore[attr-defined]
-                   run["run_id"])
+    slow_row = sql(
+        live.database_url,
+        "SELECT status, output_text FROM step_runs WHERE run_id=%s AND step_id='slow'",  # type: ignore[attr-defined]
+        run["run_id"],
+    )
     assert slow_row == [("completed", "done: CRASH ME".replace("CRASH ME", "CANCEL ME"))]
-    assert sql(live.database_url, "SELECT count(*) FROM step_runs WHERE run_id=%s AND step_id='last'",  # type: ignore[attr-defined]
-               run["run_id"]) == [(0,)]
+    assert sql(
+        live.database_url,
+        "SELECT count(*) FROM step_runs WHERE run_id=%s AND step_id='last'",  # type: ignore[attr-defined]
+        run["run_id"],
+    ) == [(0,)]
 
 
 def _pg_cluster(action: str) -> None:

@@ -21,8 +21,13 @@ from topology import Topology  # noqa: E402
 
 PG_ADMIN_URL = os.environ.get("KNEO_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("KNEO_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
-KEYS = {"admin": "admin-token", "operator": "op-token", "reviewer": "rev-token", "viewer": "view-token",
-        "service": "svc-token"}
+KEYS = {
+    "admin": "admin-token",
+    "operator": "op-token",
+    "reviewer": "rev-token",
+    "viewer": "view-token",
+    "service": "svc-token",
+}
 API_KEYS_ENV = "operator:op-token:operator;reviewer:rev-token:reviewer;viewer:view-token:viewer;svc:svc-token:service"
 
 
@@ -103,8 +108,9 @@ class Api:
         headers = dict(kwargs.pop("headers", {}) or {})
         if role:
             headers["Authorization"] = f"Bearer {KEYS[role]}"
-        return self.http.request(method, self.base_url + path, headers=headers, timeout=kwargs.pop("timeout", 60),
-                                 **kwargs)
+        return self.http.request(
+            method, self.base_url + path, headers=headers, timeout=kwargs.pop("timeout", 60), **kwargs
+        )
 
     def create_run(self, spec: dict[str, Any], text: str, **body: Any) -> dict[str, Any]:
         response = self.call("POST", "/v1/runs", json={"input": text, "spec": spec, **body})

@@ -11,9 +11,14 @@ def agent(name: str) -> dict[str, Any]:
     return {"name": name, "strategy": {"type": "simple"}, "runtime_preferences": dict(BRIDGE)}
 
 
-def sequential(steps: list[dict[str, Any]], *, functions: dict[str, str] | None = None,
-               agents: list[str] = (), humans: dict[str, dict[str, Any]] | None = None,
-               name: str = "test-flow") -> dict[str, Any]:
+def sequential(
+    steps: list[dict[str, Any]],
+    *,
+    functions: dict[str, str] | None = None,
+    agents: list[str] = (),
+    humans: dict[str, dict[str, Any]] | None = None,
+    name: str = "test-flow",
+) -> dict[str, Any]:
     """A sequential workflow spec with the given steps and components."""
     components: dict[str, Any] = {"agents": {a: agent(a) for a in agents}}
     if functions:
@@ -39,8 +44,11 @@ def function_step(step_id: str, ref: str, **extra: Any) -> dict[str, Any]:
 
 def human_flow() -> dict[str, Any]:
     return sequential(
-        [{"id": "draft", "kind": "agent", "ref": "writer"}, {"id": "approve", "kind": "human", "ref": "approver"},
-         {"id": "publish", "kind": "agent", "ref": "publisher"}],
+        [
+            {"id": "draft", "kind": "agent", "ref": "writer"},
+            {"id": "approve", "kind": "human", "ref": "approver"},
+            {"id": "publish", "kind": "agent", "ref": "publisher"},
+        ],
         agents=["writer", "publisher"],
         humans={"approver": {"description": "Approve the draft", "assignee": "reviewer", "timeout_seconds": 3600}},
         name="approval-flow",

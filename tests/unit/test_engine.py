@@ -15,8 +15,15 @@ ERROR = {"message": "boom", "type": "ValueError"}
 
 
 def step(step_id: str, kind: str = "function", **extra: Any) -> dict[str, Any]:
-    base = {"id": step_id, "kind": kind, "ref": step_id, "on_error": "fail", "fallback_ref": None,
-            "max_retries": 0, "timeout_seconds": None}
+    base = {
+        "id": step_id,
+        "kind": kind,
+        "ref": step_id,
+        "on_error": "fail",
+        "fallback_ref": None,
+        "max_retries": 0,
+        "timeout_seconds": None,
+    }
     return {**base, **extra}
 
 
@@ -105,16 +112,18 @@ def test_human_resolved_on_last_step_completes() -> None:
 @pytest.mark.parametrize(("attempt", "max_attempts"), [(1, 2), (1, 5), (4, 5)])
 def test_step_failed_retries_with_positive_delay(attempt: int, max_attempts: int) -> None:
     p = plan(step("a", max_retries=max_attempts - 1))
-    decision = engine.step_failed(p, engine.start(p, "x").state, {"step_id": "a", "position": 0, "input_text": "x"},
-                                  ERROR, attempt, max_attempts)
+    decision = engine.step_failed(
+        p, engine.start(p, "x").state, {"step_id": "a", "position": 0, "input_text": "x"}, ERROR, attempt, max_attempts
+    )
     assert decision.retry_delay is not None and decision.retry_delay > 0
     assert decision.status is None and decision.queue == [] and decision.error is None
 
 
 def test_on_error_continue_passes_input_through() -> None:
     p = plan(step("a", on_error="continue"), step("b"))
-    decision = engine.step_failed(p, engine.start(p, "x").state, {"step_id": "a", "position": 0, "input_text": "x"},
-                                  ERROR, 1, 1)
+    decision = engine.step_failed(
+        p, engine.start(p, "x").state, {"step_id": "a", "position": 0, "input_text": "x"}, ERROR, 1, 1
+    )
     assert decision.status is None and decision.retry_delay is None
     assert decision.visited == ["a"]
     assert decision.step_outcome == {"step_failed": True, "error": ERROR, "on_error": "continue"}
@@ -124,8 +133,9 @@ def test_on_error_continue_passes_input_through() -> None:
 
 def test_on_error_continue_on_last_step_completes_with_input() -> None:
     p = plan(step("a", on_error="continue"))
-    decision = engine.step_failed(p, engine.start(p, "x").state, {"step_id": "a", "position": 0, "input_text": "x"},
-                                  ERROR, 1, 1)
+    decision = engine.step_failed(
+        p, engine.start(p, "x").state, {"step_id": "a", "position": 0, "input_text": "x"}, ERROR, 1, 1
+    )
     assert decision.status == "completed" and decision.output_text == "x"
 
 
@@ -151,16 +161,18 @@ def test_failing_fallback_fails_the_run() -> None:
 
 def test_fallback_with_unknown_target_fails() -> None:
     p = plan(step("a", on_error="fallback", fallback_ref="nowhere"))
-    decision = engine.step_failed(p, engine.start(p, "x").state, {"step_id": "a", "position": 0, "input_text": "x"},
-                                  ERROR, 1, 1)
+    decision = engine.step_failed(
+        p, engine.start(p, "x").state, {"step_id": "a", "position": 0, "input_text": "x"}, ERROR, 1, 1
+    )
     assert decision.status == "failed"
 
 
 @pytest.mark.parametrize("on_error", ["fail", "retry"])
 def test_exhausted_attempts_fail_the_run(on_error: str) -> None:
     p = plan(step("a", on_error=on_error), step("b"))
-    decision = engine.step_failed(p, engine.start(p, "x").state, {"step_id": "a", "position": 0, "input_text": "x"},
-                                  ERROR, 2, 2)
+    decision = engine.step_failed(
+        p, engine.start(p, "x").state, {"step_id": "a", "position": 0, "input_text": "x"}, ERROR, 2, 2
+    )
     assert decision.status == "failed" and decision.queue == [] and decision.retry_delay is None
     assert decision.error == {"message": "boom", "type": "ValueError"}
     assert ("workflow_failed", {"failed_step": "a"}) in decision.events
@@ -168,8 +180,9 @@ def test_exhausted_attempts_fail_the_run(on_error: str) -> None:
 
 def test_fail_fills_default_error_fields() -> None:
     p = plan(step("a"))
-    decision = engine.step_failed(p, engine.start(p, "x").state, {"step_id": "a", "position": 0, "input_text": "x"},
-                                  {}, 1, 1)
+    decision = engine.step_failed(
+        p, engine.start(p, "x").state, {"step_id": "a", "position": 0, "input_text": "x"}, {}, 1, 1
+    )
     assert decision.error == {"message": "step failed", "type": "error"}
 
 
@@ -178,8 +191,13 @@ def test_agent_mode_runs_the_root_agent() -> None:
     decision = engine.start(p, "hi")
     assert decision.state == {"mode": "agent"}
     (unit,) = decision.queue
-    assert (unit.step_id, unit.kind, unit.ref, unit.input_text, unit.max_attempts) == ("agent", "agent", "__root__",
-                                                                                       "hi", 1)
+    assert (unit.step_id, unit.kind, unit.ref, unit.input_text, unit.max_attempts) == (
+        "agent",
+        "agent",
+        "__root__",
+        "hi",
+        1,
+    )
     done = engine.step_succeeded(p, decision.state, as_dict(unit), "Final answer: hi")
     assert done.status == "completed" and done.output_text == "Final answer: hi"
     failed = engine.step_failed(p, decision.state, as_dict(unit), ERROR, 1, 1)

@@ -9,19 +9,39 @@ from kneo.auth.keys import ANONYMOUS, ENTRY_FORMAT_ERROR, ROLE_SCOPES, ApiKeyRec
 CONTRACT_SCOPES = {
     "admin": {"*"},
     "operator": {
-        "runs:read", "runs:write", "specs:read", "human:read", "audit:read", "credentials:read",
-        "policies:read", "policies:write",
+        "runs:read",
+        "runs:write",
+        "specs:read",
+        "human:read",
+        "audit:read",
+        "credentials:read",
+        "policies:read",
+        "policies:write",
     },
     "reviewer": {"runs:read", "human:read", "human:write", "audit:read"},
     "service": {
-        "runs:read", "runs:write", "specs:read", "human:read", "human:write", "audit:read", "audit:write",
-        "credentials:read", "policies:read",
+        "runs:read",
+        "runs:write",
+        "specs:read",
+        "human:read",
+        "human:write",
+        "audit:read",
+        "audit:write",
+        "credentials:read",
+        "policies:read",
     },
     "viewer": {"runs:read", "specs:read", "human:read", "audit:read"},
 }
 ROUTE_SCOPES = [
-    "runs:read", "runs:write", "specs:read", "human:read", "human:write", "audit:read", "credentials:read",
-    "policies:read", "policies:write",
+    "runs:read",
+    "runs:write",
+    "specs:read",
+    "human:read",
+    "human:write",
+    "audit:read",
+    "credentials:read",
+    "policies:read",
+    "policies:write",
 ]
 
 

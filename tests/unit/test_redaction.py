@@ -48,9 +48,27 @@ def test_pattern_redaction(text: str, expected: str) -> None:
 @pytest.mark.parametrize(
     "key",
     [
-        "api_key", "API-Key", "apikey", "openai_api_key", "Authorization", "password", "db_password",
-        "token", "refresh_token", "x-refresh-token", "access_token", "client_secret", "secret", "email",
-        "author_email", "Email", "ssn", "private_key", "cookie", "set-cookie", "credentials",
+        "api_key",
+        "API-Key",
+        "apikey",
+        "openai_api_key",
+        "Authorization",
+        "password",
+        "db_password",
+        "token",
+        "refresh_token",
+        "x-refresh-token",
+        "access_token",
+        "client_secret",
+        "secret",
+        "email",
+        "author_email",
+        "Email",
+        "ssn",
+        "private_key",
+        "cookie",
+        "set-cookie",
+        "credentials",
     ],
 )
 def test_sensitive_keys(key: str) -> None:
@@ -60,8 +78,19 @@ def test_sensitive_keys(key: str) -> None:
 @pytest.mark.parametrize(
     "key",
     [
-        "max_tokens", "session_id", "service_tokens", "author", "author_name", "name", "token_count",
-        "prompt_tokens", "secretary", "passport_country", "email_count", "description", "input",
+        "max_tokens",
+        "session_id",
+        "service_tokens",
+        "author",
+        "author_name",
+        "name",
+        "token_count",
+        "prompt_tokens",
+        "secretary",
+        "passport_country",
+        "email_count",
+        "description",
+        "input",
     ],
 )
 def test_harmless_keys(key: str) -> None:

@@ -1,0 +1,41 @@
+# kneo developer verbs. The README quick start uses `make serve` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+PORT ?= 8000
+
+.PHONY: install serve test lint typecheck check topology bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+install: $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[dev,deploy]'
+
+## Install and start the whole platform on the embedded default (SQLite, no servers).
+serve: install
+	$(BIN)/kneo serve --port $(PORT)
+
+## Install and run every test (needs PostgreSQL and Redis on 127.0.0.1; see README).
+test: install
+	$(BIN)/pytest
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check kneo tests scripts bench celeryconfig.py wsgi.py
+
+typecheck: install
+	$(BIN)/mypy kneo celeryconfig.py wsgi.py
+
+check: lint typecheck test
+
+## The production topology from real processes (gunicorn, celery worker and beat) on loopback.
+topology: install
+	$(BIN)/python scripts/topology.py --port $(PORT)
+
+bench: install
+	$(BIN)/python bench/run_benchmarks.py
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache
