@@ -28,6 +28,16 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fla
         OPENAPI_VERSION="3.1.0",
         OPENAPI_URL_PREFIX="/",
         OPENAPI_JSON_PATH="openapi.json",
+        OPENAPI_SWAGGER_UI_PATH="/docs",
+        OPENAPI_SWAGGER_UI_URL="https://cdn.jsdelivr.net/npm/swagger-ui-dist/",
+        OPENAPI_REDOC_PATH="/redoc",
+        OPENAPI_REDOC_URL="https://cdn.jsdelivr.net/npm/redoc/bundles/redoc.standalone.js",
+        API_SPEC_OPTIONS={
+            "info": {
+                "description": "Platform service API for Kneo Agent runs, specs, traces, checkpoints, "
+                'and human-in-the-loop tasks. Every error uses the envelope {"detail": …}.'
+            }
+        },
         MAX_CONTENT_LENGTH=settings.limits.max_body_bytes,
         JSON_SORT_KEYS=False,
     )
@@ -43,6 +53,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fla
     app.extensions["kneo.notifier"] = notifier_for(settings.broker_url)
     app.teardown_appcontext(close_db)
     api.init_app(app)
+    api.register_security()
     for blueprint in BLUEPRINTS:
         for prefix in API_PREFIXES:
             api.register_blueprint(

@@ -11,6 +11,7 @@ from flask import g, request
 from kneo.auth.keys import ANONYMOUS, Principal, authenticate
 from kneo.errors import Forbidden, Unauthorized
 from kneo.web.context import settings
+from kneo.web.openapi import scope_doc
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -51,6 +52,9 @@ def require_scope(scope: str) -> Callable[[F], F]:
             return view(*args, **kwargs)
 
         wrapper._kneo_scope = scope  # type: ignore[attr-defined]
+        apidoc = dict(getattr(view, "_apidoc", {}))
+        apidoc["manual_doc"] = {**apidoc.get("manual_doc", {}), **scope_doc(scope)}
+        wrapper._apidoc = apidoc  # type: ignore[attr-defined]
         return wrapper  # type: ignore[return-value]
 
     return decorator

@@ -9,6 +9,8 @@ from flask_smorest import abort
 from webargs.flaskparser import FlaskParser
 from werkzeug.exceptions import HTTPException
 
+from kneo.web.openapi import Api
+
 
 class KneoParser(FlaskParser):
     """Malformed JSON is a 422 ``json_invalid`` like every other validation error."""
@@ -29,4 +31,4 @@ class Blueprint(flask_smorest.Blueprint):
     ARGUMENTS_PARSER = KneoParser()
 
 
-api = flask_smorest.Api()
+api = Api()
