@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -50,12 +51,19 @@ def _sqlite_begin(conn: Any) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+def json_serializer(value: Any) -> str:
+    """JSON for JSON/JSONB columns; NUL characters (refused by PostgreSQL) become U+FFFD."""
+    return json.dumps(value, ensure_ascii=False).replace("\\u0000", "\\ufffd")
+
+
 def make_engine(settings: Settings, **overrides: Any) -> Engine:
     """Create the engine for the configured database (PostgreSQL or embedded SQLite)."""
     url = settings.sqlalchemy_url
     if url.startswith("sqlite"):
         Path(settings.sqlite_path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **overrides)
+        engine = create_engine(
+            url, connect_args={"check_same_thread": False, "timeout": 30}, json_serializer=json_serializer, **overrides
+        )
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "connect", _disable_pysqlite_transactions)
         # One writer at a time: take the write lock at BEGIN instead of failing on upgrade.
@@ -67,6 +75,7 @@ def make_engine(settings: Settings, **overrides: Any) -> Engine:
         "max_overflow": 20,
         "pool_recycle": 1800,
         "connect_args": {"connect_timeout": 5},
+        "json_serializer": json_serializer,
     }
     options.update(overrides)
     return create_engine(url, **options)

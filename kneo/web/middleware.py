@@ -11,6 +11,7 @@ from flask import Flask, Response, g, request
 
 from kneo.config import Settings
 from kneo.redaction import redact
+from kneo.web.errors import envelope
 
 log = logging.getLogger("kneo_serv.service")
 _CONTEXT_PREFIXES = (("/runs/", "run_id"), ("/human-tasks/", "continuation_id"))
@@ -25,6 +26,10 @@ def register_request_hooks(app: Flask, settings: Settings) -> None:
     def start_request() -> Response | None:
         g.kneo_started = time.perf_counter()
         g.kneo_request_id = request.headers.get("X-Request-ID") or str(uuid.uuid4())
+        if "\x00" in request.path or b"%00" in request.query_string or b"\x00" in request.query_string:
+            return envelope(
+                422, {"error": "invalid_characters", "message": "NUL characters are not allowed in paths or queries."}
+            )
         return None
 
     @app.after_request

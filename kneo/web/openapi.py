@@ -82,9 +82,9 @@ class Api(flask_smorest.Api):
 def scope_doc(scope: str) -> dict[str, Any]:
     """The documentation of an operation that needs ``scope``."""
     responses = {
-        "401": {"$ref": "#/components/responses/UNAUTHORIZED"},
-        "403": {"$ref": "#/components/responses/FORBIDDEN"},
-        "413": {"$ref": "#/components/responses/REQUEST_ENTITY_TOO_LARGE"},
-        "503": {"$ref": "#/components/responses/SERVICE_UNAVAILABLE"},
+        "401": "UNAUTHORIZED",
+        "403": "FORBIDDEN",
+        "413": "REQUEST_ENTITY_TOO_LARGE",
+        "503": "SERVICE_UNAVAILABLE",
     }
     return {"security": SECURITY, "x-required-scope": scope, "responses": responses}

@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from flask import current_app
-from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import RAISE, Schema, ValidationError, fields, pre_load, validate, validates_schema
 
 
 class Bounded(validate.Validator):
@@ -31,11 +31,27 @@ def _serialized_size(value: Any) -> int:
     return len(json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str).encode())
 
 
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
 class StrictSchema(Schema):
-    """Unknown fields are rejected."""
+    """Unknown fields are rejected, and so are NUL characters anywhere in the input."""
 
     class Meta:
         unknown = RAISE
+
+    @pre_load
+    def refuse_nul(self, data: Any, **_: Any) -> Any:
+        if _has_nul(data if isinstance(data, dict) else {}):
+            raise ValidationError("Value error, NUL characters are not allowed.")
+        return data
 
 
 class SpecSourceSchema(StrictSchema):
