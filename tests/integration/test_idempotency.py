@@ -59,7 +59,9 @@ def test_replay_returns_stored_response_and_conflict_on_other_payload(stack: Api
 
 def test_failed_request_is_not_stored(stack: Api) -> None:
     key = str(uuid.uuid4())
-    bad = stack.call("POST", "/v1/runs", json={"input": "x", "spec": {"version": "v1"}}, headers={"Idempotency-Key": key})
+    bad = stack.call(
+        "POST", "/v1/runs", json={"input": "x", "spec": {"version": "v1"}}, headers={"Idempotency-Key": key}
+    )
     assert bad.status_code == 422
     status, body = create(stack, key, "now valid")
     assert status == 200 and body["status"] == "completed"

@@ -12,12 +12,29 @@ from tests.support.services import Api
 
 ROLE_SCOPES = {
     "admin": {"*"},
-    "operator": {"runs:read", "runs:write", "specs:read", "human:read", "audit:read", "credentials:read",
-                 "policies:read", "policies:write"},
+    "operator": {
+        "runs:read",
+        "runs:write",
+        "specs:read",
+        "human:read",
+        "audit:read",
+        "credentials:read",
+        "policies:read",
+        "policies:write",
+    },
     "reviewer": {"runs:read", "human:read", "human:write", "audit:read"},
     "viewer": {"runs:read", "specs:read", "human:read", "audit:read"},
-    "service": {"runs:read", "runs:write", "specs:read", "human:read", "human:write", "audit:read", "audit:write",
-                "credentials:read", "policies:read"},
+    "service": {
+        "runs:read",
+        "runs:write",
+        "specs:read",
+        "human:read",
+        "human:write",
+        "audit:read",
+        "audit:write",
+        "credentials:read",
+        "policies:read",
+    },
 }
 ECHO = specs.echo_chain(2)
 
@@ -76,8 +93,9 @@ def allowed(role: str, scope: str) -> bool:
 @pytest.mark.parametrize("prefix", ["", "/v1"])
 @pytest.mark.parametrize("role", sorted(ROLE_SCOPES))
 @pytest.mark.parametrize(("method", "template", "scope", "body"), ROUTES, ids=[f"{m} {p}" for m, p, _, _ in ROUTES])
-def test_route_scope(stack: Api, prefix: str, role: str, method: str, template: str, scope: str,
-                     body: Callable[[Api], dict[str, Any]]) -> None:
+def test_route_scope(
+    stack: Api, prefix: str, role: str, method: str, template: str, scope: str, body: Callable[[Api], dict[str, Any]]
+) -> None:
     kwargs = body(stack)
     path = template
     if "{run}" in path:

@@ -43,3 +43,12 @@ def flaky(text: str) -> str:
 def hang(text: str) -> str:
     time.sleep(3600)
     return text
+
+
+def fail_once_per_marker(text: str) -> str:
+    """Fail while the marker file (KNEO_TEST_MARKER_DIR/<text>.ok) is absent; create it on the way out."""
+    marker = Path(os.environ.get("KNEO_TEST_MARKER_DIR", "/tmp")) / f"{text}.ok"
+    if not marker.exists():
+        marker.write_text("seen")
+        raise RuntimeError(f"first attempt for {text} fails")
+    return f"second time lucky: {text}"
