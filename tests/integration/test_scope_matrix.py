@@ -1,4 +1,4 @@
-"""Every route × every built-in role: 200 when the role has the route's scope, 403 otherwise."""
+"""Every route x every built-in role: 200 when the role has the route's scope, 403 otherwise."""
 
 from __future__ import annotations
 
