@@ -1,0 +1,62 @@
+"""Migrations apply at startup and through ``flask db upgrade``; a failed migration stops the web."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import psycopg2
+import pytest
+
+from kneo.config import load_settings
+from kneo.web import create_app
+from tests.support.services import ROOT, start_topology, topology_env
+
+
+def tables(url: str) -> set[str]:
+    conn = psycopg2.connect(url)
+    try:
+        with conn.cursor() as cursor:
+            cursor.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
+            return {row[0] for row in cursor.fetchall()}
+    finally:
+        conn.close()
+
+
+def test_flask_db_upgrade_creates_the_schema(database_url: str) -> None:
+    env = {**topology_env(database_url, 12), "PATH": os.environ["PATH"]}
+    flask = Path(sys.executable).parent / "flask"
+    result = subprocess.run(
+        [str(flask), "--app", "wsgi", "db", "upgrade"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    assert {
+        "runs",
+        "step_runs",
+        "checkpoints",
+        "trace_events",
+        "audit_events",
+        "human_tasks",
+        "idempotency_records",
+        "environment_policies",
+        "alembic_version",
+    } <= tables(database_url)
+
+
+def _conflicting_schema(url: str) -> None:
+    conn = psycopg2.connect(url)
+    with conn, conn.cursor() as cursor:
+        cursor.execute("CREATE TABLE runs (id integer PRIMARY KEY)")
+    conn.close()
+
+
+def test_failed_migration_refuses_to_serve(database_url: str, tmp_path: Path) -> None:
+    _conflicting_schema(database_url)
+    settings = load_settings({"KNEO_SERV_DATABASE_URL": database_url})
+    with pytest.raises(Exception, match="runs"):
+        create_app(settings)
+    with pytest.raises(RuntimeError, match="web exited"):
+        start_topology(tmp_path, database_url, 12)
+    assert "alembic_version" not in tables(database_url)
