@@ -25,6 +25,6 @@ class AuditEvents(MethodView):
     @blp.response(200)
     def get(self, query: dict[str, Any]) -> Response:
         """List audit events (filters AND-combined)."""
-        events = queries.list_audit(db(), query.get("event_type"), query.get("run_id"), query["limit"], query["offset"])
+        events = queries.list_audit(db(), query, query["limit"], query["offset"])
         items = [audit_event_view(e) for e in events]
         return json_response({"events": items, "count": len(items)})

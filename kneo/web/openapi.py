@@ -9,7 +9,7 @@ import flask_smorest
 from flask_smorest.utils import prepare_response
 from marshmallow import Schema, fields
 
-SECURITY = [{"BearerAuth": []}, {"ApiKeyHeader": []}]
+SECURITY: list[dict[str, list[str]]] = [{"BearerAuth": []}, {"ApiKeyHeader": []}]
 
 
 class ErrorDetailSchema(Schema):

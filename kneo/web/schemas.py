@@ -171,6 +171,8 @@ class HumanTaskQuerySchema(PageQuerySchema):
 class AuditQuerySchema(StrictSchema):
     event_type = fields.String(load_default=None)
     run_id = fields.String(load_default=None)
+    actor = fields.String(load_default=None)
+    sort_order = fields.String(load_default="desc", validate=validate.OneOf(["asc", "desc"]))
     limit = fields.Integer(load_default=100, validate=Bounded(1, 1000))
     offset = fields.Integer(load_default=0, validate=Bounded(0, 10000))
 

@@ -117,13 +117,13 @@ def list_human_tasks(session: Session, filters: Mapping[str, Any], page: Page) -
     return _paged(session, select(HumanTask), where, page, _order(column, page.sort_order, HumanTask.id))
 
 
-def list_audit(
-    session: Session, event_type: str | None, run_id: str | None, limit: int, offset: int = 0
-) -> list[AuditEvent]:
+def list_audit(session: Session, filters: Mapping[str, Any], limit: int, offset: int = 0) -> list[AuditEvent]:
+    """Audit events matching every given filter (event_type, run_id, actor), newest first by default."""
     stmt = select(AuditEvent)
-    if event_type:
-        stmt = stmt.where(AuditEvent.event_type == event_type)
-    if run_id:
-        stmt = stmt.where(AuditEvent.run_id == run_id)
-    stmt = stmt.order_by(AuditEvent.created_at.desc(), AuditEvent.id.desc()).limit(limit).offset(offset)
+    for name in ("event_type", "run_id", "actor"):
+        if filters.get(name):
+            stmt = stmt.where(getattr(AuditEvent, name) == filters[name])
+    columns = (AuditEvent.created_at, AuditEvent.id)
+    descending = filters.get("sort_order", "desc") == "desc"
+    stmt = stmt.order_by(*(c.desc() if descending else c.asc() for c in columns)).limit(limit).offset(offset)
     return list(session.execute(stmt).scalars())
