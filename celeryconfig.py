@@ -37,10 +37,15 @@ broker_transport_options = {"visibility_timeout": 7200}
 task_time_limit = 3600
 task_soft_time_limit = 3540
 
+
+def _every(task: str, seconds: float) -> dict[str, object]:
+    """A beat entry on the sweeps queue; a message older than two periods is dropped unrun."""
+    return {"task": task, "schedule": seconds, "options": {"queue": "kneo.sweeps", "expires": seconds * 2}}
+
+
 beat_schedule = {
-    "kneo-reconcile": {
-        "task": "kneo.sweep.reconcile",
-        "schedule": _settings.reconcile_interval_seconds,
-        "options": {"queue": "kneo.sweeps", "expires": _settings.reconcile_interval_seconds * 2},
-    },
+    "kneo-reconcile": _every("kneo.sweep.reconcile", _settings.reconcile_interval_seconds),
+    "kneo-human-expiry": _every("kneo.sweep.human_expiry", _settings.human_sweep_interval_seconds),
+    "kneo-deadlines": _every("kneo.sweep.deadlines", _settings.deadline_sweep_interval_seconds),
+    "kneo-retention": _every("kneo.sweep.retention", _settings.retention_sweep_interval_seconds),
 }

@@ -1,0 +1,148 @@
+"""Retention use cases: delete what is finished and old, one bounded batch per call.
+
+Unlike the 0.4 reference (contract §14.6, §18 item 25) retention prunes ``expired`` runs,
+audit events and idempotency records, and never touches the checkpoints or trace events of a
+run that can still change. Every batch selects its rows with ``FOR UPDATE SKIP LOCKED``
+(PostgreSQL), so two beats split the work instead of racing, and a run that a request is
+changing right now is simply left for the next pass. Use cases take a session, never commit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta
+from typing import Any, cast
+
+from sqlalchemy import CursorResult, Delete, delete, select, tuple_
+from sqlalchemy.orm import Session
+
+from kneo.config import Retention
+from kneo.db import is_sqlite
+from kneo.models import AuditEvent, Checkpoint, HumanTask, IdempotencyRecord, Run, RunStatus, StepRun, TraceEvent
+from kneo.workflows.sweeps import BATCH
+
+TERMINAL = sorted(RunStatus.TERMINAL)
+
+Pruner = Callable[[Session, datetime, int], dict[str, int]]
+
+
+def cutoffs(now: datetime, retention: Retention, idempotency_ttl_seconds: int) -> dict[str, datetime]:
+    """The cut-off time of each category; a category without a window is never pruned.
+
+    Idempotency records without their own window are pruned once their replay TTL has passed
+    (they can never be replayed again, and the reference kept them for ever).
+    """
+    windows = {
+        "runs": retention.runs_days,
+        "checkpoints": retention.checkpoints_days,
+        "trace_events": retention.trace_days,
+        "audit_events": retention.audit_days,
+    }
+    result = {name: now - timedelta(days=days) for name, days in windows.items() if days is not None}
+    if retention.idempotency_days is not None:
+        result["idempotency_records"] = now - timedelta(days=retention.idempotency_days)
+    else:
+        result["idempotency_records"] = now - timedelta(seconds=idempotency_ttl_seconds)
+    return result
+
+
+def _rows(session: Session, stmt: Any, *lock_of: Any) -> list[Any]:
+    if not is_sqlite(session):
+        stmt = stmt.with_for_update(skip_locked=True, of=list(lock_of) or None)
+    return list(session.execute(stmt).all())
+
+
+def _deleted(session: Session, stmt: Delete) -> int:
+    result = cast(CursorResult[Any], session.execute(stmt.execution_options(synchronize_session=False)))
+    return int(result.rowcount or 0)
+
+
+def prune_runs(session: Session, cutoff: datetime, limit: int = BATCH) -> dict[str, int]:
+    """Delete up to ``limit`` terminal runs last changed before ``cutoff``, with everything of theirs."""
+    rows = _rows(
+        session,
+        select(Run.id)
+        .where(Run.status.in_(TERMINAL), Run.updated_at < cutoff)
+        .order_by(Run.updated_at, Run.id)
+        .limit(limit),
+    )
+    ids = [row[0] for row in rows]
+    if not ids:
+        return {"runs": 0}
+    counts = {
+        "step_runs": _deleted(session, delete(StepRun).where(StepRun.run_id.in_(ids))),
+        "checkpoints": _deleted(session, delete(Checkpoint).where(Checkpoint.run_id.in_(ids))),
+        "trace_events": _deleted(session, delete(TraceEvent).where(TraceEvent.run_id.in_(ids))),
+        "human_tasks": _deleted(session, delete(HumanTask).where(HumanTask.run_id.in_(ids))),
+    }
+    counts["runs"] = _deleted(session, delete(Run).where(Run.id.in_(ids), Run.status.in_(TERMINAL)))
+    return counts
+
+
+def prune_checkpoints(session: Session, cutoff: datetime, limit: int = BATCH) -> dict[str, int]:
+    """Delete up to ``limit`` checkpoints older than ``cutoff`` of terminal runs only.
+
+    The run rows are locked too, so a run cannot be continued (failed → running) while its
+    checkpoints go.
+    """
+    rows = _rows(
+        session,
+        select(Checkpoint.id)
+        .join(Run, Run.id == Checkpoint.run_id)
+        .where(Checkpoint.created_at < cutoff, Run.status.in_(TERMINAL))
+        .limit(limit),
+        Checkpoint,
+        Run,
+    )
+    ids = [row[0] for row in rows]
+    return {"checkpoints": _deleted(session, delete(Checkpoint).where(Checkpoint.id.in_(ids))) if ids else 0}
+
+
+def prune_trace_events(session: Session, cutoff: datetime, limit: int = BATCH) -> dict[str, int]:
+    """Delete up to ``limit`` trace events older than ``cutoff`` of terminal runs only."""
+    rows = _rows(
+        session,
+        select(TraceEvent.id)
+        .join(Run, Run.id == TraceEvent.run_id)
+        .where(TraceEvent.timestamp < cutoff, Run.status.in_(TERMINAL))
+        .limit(limit),
+        TraceEvent,
+        Run,
+    )
+    ids = [row[0] for row in rows]
+    return {"trace_events": _deleted(session, delete(TraceEvent).where(TraceEvent.id.in_(ids))) if ids else 0}
+
+
+def prune_audit_events(session: Session, cutoff: datetime, limit: int = BATCH) -> dict[str, int]:
+    """Delete up to ``limit`` audit events recorded before ``cutoff``."""
+    rows = _rows(
+        session,
+        select(AuditEvent.id).where(AuditEvent.created_at < cutoff).order_by(AuditEvent.created_at).limit(limit),
+    )
+    ids = [row[0] for row in rows]
+    return {"audit_events": _deleted(session, delete(AuditEvent).where(AuditEvent.id.in_(ids))) if ids else 0}
+
+
+def prune_idempotency_records(session: Session, cutoff: datetime, limit: int = BATCH) -> dict[str, int]:
+    """Delete up to ``limit`` idempotency records created before ``cutoff``."""
+    key = tuple_(IdempotencyRecord.scope, IdempotencyRecord.principal, IdempotencyRecord.key)
+    rows = _rows(
+        session,
+        select(IdempotencyRecord.scope, IdempotencyRecord.principal, IdempotencyRecord.key)
+        .where(IdempotencyRecord.created_at < cutoff)
+        .order_by(IdempotencyRecord.created_at)
+        .limit(limit),
+    )
+    keys = [tuple(row) for row in rows]
+    if not keys:
+        return {"idempotency_records": 0}
+    return {"idempotency_records": _deleted(session, delete(IdempotencyRecord).where(key.in_(keys)))}
+
+
+PRUNERS: Mapping[str, Pruner] = {
+    "runs": prune_runs,
+    "checkpoints": prune_checkpoints,
+    "trace_events": prune_trace_events,
+    "audit_events": prune_audit_events,
+    "idempotency_records": prune_idempotency_records,
+}
