@@ -97,6 +97,19 @@ class Retention:
 
 
 @dataclass(frozen=True)
+class AgentSettings:
+    """Model-provider and MCP call settings of the native runtime (contract §15)."""
+
+    provider_timeout_seconds: float | None = None
+    provider_retries: int = 0
+    provider_retry_backoff_seconds: float = 0.0
+    require_provider_secrets: bool = False
+    mcp_timeout_seconds: float | None = None
+    mcp_retries: int = 0
+    mcp_retry_backoff_seconds: float = 0.0
+
+
+@dataclass(frozen=True)
 class Settings:
     """Every setting the platform reads, with the contract's defaults."""
 
@@ -114,6 +127,9 @@ class Settings:
     max_step_attempts: int = 5
     reconcile_interval_seconds: float = 5.0
     reconcile_stale_seconds: float = 5.0
+    human_sweep_interval_seconds: float = 5.0
+    deadline_sweep_interval_seconds: float = 5.0
+    retention_sweep_interval_seconds: float = 3600.0
     retention: Retention = field(default_factory=Retention)
     allowed_modules: tuple[str, ...] = ()
     spec_root: Path = field(default_factory=Path.cwd)
@@ -121,6 +137,7 @@ class Settings:
     health_mcp_secrets: tuple[str, ...] = ()
     otel_enabled: bool = False
     idempotency_ttl_seconds: int = 86_400
+    agents: AgentSettings = field(default_factory=AgentSettings)
 
     @property
     def sqlalchemy_url(self) -> str:
@@ -182,6 +199,10 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         max_step_attempts=_positive_int(env, "KNEO_SERV_MAX_STEP_ATTEMPTS", 5),
         reconcile_interval_seconds=_positive_float(env, "KNEO_SERV_RECONCILE_INTERVAL_SECONDS", 5.0) or 5.0,
         reconcile_stale_seconds=_positive_float(env, "KNEO_SERV_RECONCILE_STALE_SECONDS", 5.0) or 5.0,
+        human_sweep_interval_seconds=_positive_float(env, "KNEO_SERV_HUMAN_SWEEP_INTERVAL_SECONDS", 5.0) or 5.0,
+        deadline_sweep_interval_seconds=_positive_float(env, "KNEO_SERV_DEADLINE_SWEEP_INTERVAL_SECONDS", 5.0) or 5.0,
+        retention_sweep_interval_seconds=_positive_float(env, "KNEO_SERV_RETENTION_SWEEP_INTERVAL_SECONDS", 3600.0)
+        or 3600.0,
         retention=Retention(
             runs_days=_optional_days(env, "KNEO_SERV_RETENTION_RUNS_DAYS"),
             checkpoints_days=_optional_days(env, "KNEO_SERV_RETENTION_CHECKPOINTS_DAYS"),
@@ -195,7 +216,40 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         health_mcp_secrets=_csv(env, "KNEO_SERV_HEALTH_MCP_SECRETS"),
         otel_enabled=is_truthy(env.get("KNEO_SERV_OTEL_ENABLED")),
         idempotency_ttl_seconds=_positive_int(env, "KNEO_SERV_IDEMPOTENCY_TTL_SECONDS", 86_400),
+        agents=load_agent_settings(env),
     )
+
+
+def _non_negative(env: Mapping[str, str], name: str, default: float, kind: type = float) -> float:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = kind(raw.strip())
+    except ValueError:
+        raise ConfigError(f"{name} must be a{'n integer' if kind is int else ' number'}.") from None
+    if value < 0:
+        raise ConfigError(f"{name} must be zero or greater.")
+    return value
+
+
+def load_agent_settings(environ: Mapping[str, str] | None = None) -> AgentSettings:
+    """The provider/MCP settings; with KNEO_SERV_REQUIRE_PROVIDER_SECRETS, a missing provider key fails here."""
+    env = os.environ if environ is None else environ
+    agents = AgentSettings(
+        provider_timeout_seconds=_positive_float(env, "KNEO_SERV_PROVIDER_TIMEOUT_SECONDS", None),
+        provider_retries=int(_non_negative(env, "KNEO_SERV_PROVIDER_RETRIES", 0, int)),
+        provider_retry_backoff_seconds=_non_negative(env, "KNEO_SERV_PROVIDER_RETRY_BACKOFF_SECONDS", 0.0),
+        require_provider_secrets=is_truthy(env.get("KNEO_SERV_REQUIRE_PROVIDER_SECRETS")),
+        mcp_timeout_seconds=_positive_float(env, "KNEO_SERV_MCP_TIMEOUT_SECONDS", None),
+        mcp_retries=int(_non_negative(env, "KNEO_SERV_MCP_RETRIES", 0, int)),
+        mcp_retry_backoff_seconds=_non_negative(env, "KNEO_SERV_MCP_RETRY_BACKOFF_SECONDS", 0.0),
+    )
+    if agents.require_provider_secrets:
+        from kneo.secrets import require_provider_secrets
+
+        require_provider_secrets(_csv(env, "KNEO_SERV_HEALTH_PROVIDERS") or ("openai",), env)
+    return agents
 
 
 def _load_limits(env: Mapping[str, str]) -> Limits:
