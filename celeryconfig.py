@@ -30,6 +30,7 @@ task_acks_late = True
 task_reject_on_worker_lost = True
 worker_prefetch_multiplier = 1
 worker_hijack_root_logger = False
+worker_redirect_stdouts = False
 worker_send_task_events = True
 task_send_sent_event = False
 broker_connection_retry_on_startup = True

@@ -138,6 +138,7 @@ class Settings:
     otel_enabled: bool = False
     idempotency_ttl_seconds: int = 86_400
     agents: AgentSettings = field(default_factory=AgentSettings)
+    require_signed_bundles: tuple[str, ...] = ()
 
     @property
     def sqlalchemy_url(self) -> str:
@@ -217,7 +218,16 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         otel_enabled=is_truthy(env.get("KNEO_SERV_OTEL_ENABLED")),
         idempotency_ttl_seconds=_positive_int(env, "KNEO_SERV_IDEMPOTENCY_TTL_SECONDS", 86_400),
         agents=load_agent_settings(env),
+        require_signed_bundles=_signed_bundle_environments(env),
     )
+
+
+def _signed_bundle_environments(env: Mapping[str, str]) -> tuple[str, ...]:
+    """KNEO_SERV_REQUIRE_SIGNED_BUNDLES (environments, ``*`` = all); they need the signing key."""
+    listed = _csv(env, "KNEO_SERV_REQUIRE_SIGNED_BUNDLES")
+    if listed and not (env.get("KNEO_SERV_SPEC_SIGNING_KEY") or "").strip():
+        raise ConfigError("KNEO_SERV_REQUIRE_SIGNED_BUNDLES is set but KNEO_SERV_SPEC_SIGNING_KEY is not.")
+    return listed
 
 
 def _non_negative(env: Mapping[str, str], name: str, default: float, kind: type = float) -> float:

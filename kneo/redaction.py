@@ -7,8 +7,12 @@ Keys are matched by whole name parts instead of substrings, so harmless fields s
 
 from __future__ import annotations
 
+import logging
+import os
 import re
-from collections.abc import Mapping
+import threading
+import time
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 REDACTED = "[REDACTED]"
@@ -64,7 +68,10 @@ def is_sensitive_key(key: str) -> bool:
 
 
 def redact_text(text: str) -> str:
-    """Replace e-mails, SSNs, bearer tokens, provider keys and ``secret=…`` pairs in ``text``."""
+    """Replace configured secret values, e-mails, SSNs, bearer tokens, provider keys and ``secret=…`` pairs."""
+    secrets = _secrets.pattern()
+    if secrets is not None:
+        text = secrets.sub(REDACTED, text)
     if not _QUICK_CHECK.search(text):
         return text
     for pattern, replacement in _PATTERNS:
@@ -91,3 +98,124 @@ def redact(value: Any) -> Any:
 def secret_values(environ: Mapping[str, str], names: tuple[str, ...]) -> tuple[str, ...]:
     """The non-empty values of the named environment variables (to scrub verbatim)."""
     return tuple(v for n in names if (v := environ.get(n)))
+
+
+# --- verbatim scrubbing of configured secret values -------------------------------------------
+
+MIN_SECRET_CHARS = 6
+_SECRET_ENV_SUFFIXES = ("_API_KEY", "_APIKEY", "_API_KEYS", "_TOKEN", "_SECRET", "_PASSWORD", "_SECRET_KEY")
+_SECRET_ENV_NAMES = frozenset(
+    {"OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GOOGLE_API_KEY", "KNEO_SERV_API_KEY", "KNEO_SERV_ADMIN_API_KEY"}
+)
+
+
+def secret_env_names(environ: Mapping[str, str], registered: Iterable[str] = ()) -> set[str]:
+    """Names whose values are secrets: provider and service keys, ``*_API_KEY``-style names,
+    ``KNEO_SERV_HEALTH_MCP_SECRETS``, ``KNEO_SERV_REDACT_ENV_VARS`` and names registered at run time."""
+    names = {n for n in environ if n in _SECRET_ENV_NAMES or n.upper().endswith(_SECRET_ENV_SUFFIXES)}
+    for listing in ("KNEO_SERV_HEALTH_MCP_SECRETS", "KNEO_SERV_REDACT_ENV_VARS"):
+        names.update(item.strip() for item in (environ.get(listing) or "").split(",") if item.strip())
+    names.update(registered)
+    return names
+
+
+def _values_of(name: str, value: str) -> list[str]:
+    if name == "KNEO_SERV_API_KEYS":  # name:key:roles;… — the keys are the secrets, not names or roles
+        keys = [parts[1].strip() for entry in value.split(";") if len(parts := entry.split(":")) >= 3]
+        return [value, *keys]
+    return [value]
+
+
+class _SecretValues:
+    """The configured secret values as one regex, rebuilt when the environment changes (checked cheaply)."""
+
+    TTL_SECONDS = 2.0
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._registered: set[str] = set()
+        self._pattern: re.Pattern[str] | None = None
+        self._signature: tuple[int, int] | None = None
+        self._checked = 0.0
+
+    def register(self, names: Iterable[str]) -> None:
+        new = set(names) - self._registered
+        if new:
+            with self._lock:
+                self._registered |= new
+                self._signature = None
+
+    def refresh(self) -> None:
+        with self._lock:
+            self._signature = None
+
+    def pattern(self) -> re.Pattern[str] | None:
+        now = time.monotonic()
+        if self._signature is not None and now - self._checked < self.TTL_SECONDS:
+            return self._pattern
+        environ = dict(os.environ)
+        names = secret_env_names(environ, self._registered)
+        values = sorted(
+            {v for n in names if (raw := environ.get(n)) for v in _values_of(n, raw) if len(v) >= MIN_SECRET_CHARS},
+            key=len,
+            reverse=True,
+        )
+        signature = (hash(tuple(values)), len(values))
+        with self._lock:
+            if signature != self._signature:
+                self._pattern = re.compile("|".join(map(re.escape, values))) if values else None
+                self._signature = signature
+            self._checked = now
+        return self._pattern
+
+
+_secrets = _SecretValues()
+
+
+def register_secret_env(names: Iterable[str]) -> None:
+    """Treat these environment variables as secrets from now on (e.g. ``model.extra.api_key_env``)."""
+    _secrets.register(names)
+
+
+def refresh_secret_values() -> None:
+    """Re-read the environment on the next redaction (after a change in this process)."""
+    _secrets.refresh()
+
+
+def scrub_secrets(value: Any) -> Any:
+    """A deep copy of ``value`` with configured secret values replaced verbatim (nothing else changes).
+
+    Used on data that flows on (step outputs, messages, run input): unlike :func:`redact` it keeps
+    e-mails and other text a later step may need, but no platform credential is ever stored.
+    """
+    pattern = _secrets.pattern()
+    if pattern is None:
+        return value
+    return _scrub(value, pattern)
+
+
+def _scrub(value: Any, pattern: re.Pattern[str]) -> Any:
+    if isinstance(value, str):
+        return pattern.sub(REDACTED, value)
+    if isinstance(value, Mapping):
+        return {key: _scrub(item, pattern) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_scrub(item, pattern) for item in value]
+    return value
+
+
+class SecretLogFilter(logging.Filter):
+    """Redacts every log record's rendered message (install on handlers of processes that log run data)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:
+            return True
+        cleaned = redact_text(message)
+        if cleaned != message:
+            record.msg, record.args = cleaned, None
+        if record.exc_info and record.exc_info[1] is not None:
+            text = logging.Formatter().formatException(record.exc_info)
+            record.exc_info, record.exc_text = None, redact_text(text)
+        return True

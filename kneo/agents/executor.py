@@ -6,7 +6,7 @@ import importlib
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from kneo.agents.offline import run_offline_agent
+from kneo.agents.runtime import AgentRequest, agent_settings, run_agent
 from kneo.specs import module_allowed
 from kneo.workflows.steps import ClaimedStep, StepOutcome
 
@@ -33,7 +33,11 @@ def resolve_callable(implementation: str, allowed_modules: Sequence[str]) -> Cal
 
 
 def runs_inline(plan: Mapping[str, Any], kind: str, ref: str | None) -> bool:
-    """True for units that cannot block: offline (bridge) agents without tools."""
+    """True for units that cannot block: offline (bridge) agents without tools.
+
+    Native agents (model calls) and agents with tools (MCP, Python, agent tools) can block, so they
+    always go through Celery with their own time limits.
+    """
     if kind not in ("agent", "guardrail"):
         return False
     agent = plan.get("agents", {}).get(ref or "")
@@ -66,47 +70,20 @@ def _run_function(claimed: ClaimedStep, allowed_modules: Sequence[str]) -> StepO
     return StepOutcome(output_text=str(result))
 
 
-def _tool_handlers(plan: Mapping[str, Any], allowed_modules: Sequence[str]) -> dict[str, Callable[..., Any]]:
-    handlers = {}
-    for name, tool in (plan.get("tools") or {}).items():
-        implementation = tool.get("implementation")
-        if implementation and module_allowed(implementation.rpartition(".")[0], allowed_modules):
-            handlers[name] = resolve_callable(implementation, allowed_modules)
-    return handlers
-
-
 def _run_agent(
     claimed: ClaimedStep, allowed_modules: Sequence[str], should_stop: Callable[[], bool] | None
 ) -> StepOutcome:
+    """Dispatch the agent to its runtime (bridge, native; see :mod:`kneo.agents.runtime`)."""
     agent = claimed.plan["agents"].get(claimed.ref or "")
     if agent is None:
         raise StepExecutionError(f"Unknown agent component: {claimed.ref}")
-    mode = (agent.get("runtime") or {}).get("preferred_mode") or "bridge"
-    if mode != "bridge":
-        raise StepExecutionError(
-            f"Unable to bind runtime for agent {agent['name']}: preferred_mode={mode}. "
-            "Use preferred_mode=bridge or configure a provider."
-        )
-    handlers = _tool_handlers(claimed.plan, allowed_modules) if agent.get("tools") else {}
-    result = run_offline_agent(agent, claimed.input_text, handlers, should_stop)
-    common = {"agent_name": agent["name"], "runtime_mode": "bridge"}
-    events = [
-        {"type": "run_started", **common, "input_text": claimed.input_text, "metadata": {"message_count": 1}},
-        *(
-            {
-                "type": "tool_called",
-                **common,
-                "tool_name": c["name"],
-                "metadata": {"arguments": c["arguments"]},
-                "output_text": c.get("output"),
-            }
-            for c in result.tool_calls
-        ),
-        {
-            "type": "run_completed",
-            **common,
-            "output_text": result.output_text,
-            "metadata": {"message_count": len(result.messages), "iterations": result.iterations},
-        },
-    ]
-    return StepOutcome(output_text=result.output_text, events=events, messages=result.messages)
+    request = AgentRequest(
+        plan=claimed.plan,
+        agent=agent,
+        input_text=claimed.input_text,
+        allowed_modules=allowed_modules,
+        settings=agent_settings(),
+        should_stop=should_stop,
+        step_timeout_seconds=claimed.timeout_seconds,
+    )
+    return run_agent(request)

@@ -42,11 +42,11 @@ def run_offline_agent(
     arguments: dict[str, Any] = {"query": input_text}
     call: dict[str, Any] = {"name": SEARCH_TOOL, "arguments": arguments}
     messages.append(_message("assistant", SEARCH_REQUEST, agent.get("name")))
-    if SEARCH_TOOL not in offered or strategy == "simple":
+    if strategy == "simple":
         return AgentResult(SEARCH_REQUEST, 1, [call], messages)
     if should_stop is not None and should_stop():
         return AgentResult(SEARCH_REQUEST, 1, [call], messages)
-    handler = (tool_handlers or {}).get(SEARCH_TOOL)
+    handler = (tool_handlers or {}).get(SEARCH_TOOL) if SEARCH_TOOL in offered else None
     tool_output = str(handler(arguments)) if handler else f"{SEARCH_TOOL}: {arguments}"
     messages.append(_message("tool", tool_output, SEARCH_TOOL))
     final = f"Final answer based on tool results: {tool_output}"

@@ -7,6 +7,10 @@ import logging
 import click
 
 from kneo import __version__
+from kneo.cli.config_cmd import config_group
+from kneo.cli.human import human_group
+from kneo.cli.runs import run_command, runs_group
+from kneo.cli.spec import spec_group
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -32,6 +36,13 @@ def serve(host: str, port: int) -> None:
         serve_embedded(settings, host, port)
     except StateDirBusy as exc:
         raise click.ClickException(str(exc)) from None
+
+
+cli.add_command(run_command)
+cli.add_command(runs_group)
+cli.add_command(human_group)
+cli.add_command(config_group)
+cli.add_command(spec_group)
 
 
 def main() -> None:

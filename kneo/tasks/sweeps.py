@@ -12,6 +12,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from datetime import datetime
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from kneo.db import transaction, utcnow
@@ -89,20 +90,8 @@ def run_reconcile() -> int:
         dispatches, exhausted = reconcile_steps(session, now, settings.reconcile_stale_seconds, LOST_ATTEMPT_ALLOWANCE)
         transition.dispatches.extend(dispatches)
         for row in exhausted:
-            plan = session.get(Run, row.run_id).plan  # type: ignore[union-attr]
-            claimed = ClaimedStep(
-                row.id,
-                row.run_id,
-                row.attempt,
-                row.max_attempts,
-                row.step_id,
-                row.kind,
-                row.ref,
-                row.input_text or "",
-                row.timeout_seconds,
-                plan,
-                dict(row.unit or {}),
-            )
+            plan = session.execute(select(Run.plan).where(Run.id == row.run_id)).scalar_one()
+            claimed = ClaimedStep.of(row, plan)
             lost = StepOutcome(error={"message": "The worker executing this step was lost.", "type": "worker_lost"})
             transition.merge(complete_step(session, claimed, lost, now, settings.step_timeout_seconds))
     after_commit(transition, runtime.notifier)

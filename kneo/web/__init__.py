@@ -7,14 +7,15 @@ from flask import Flask
 from kneo.config import Settings, load_settings
 from kneo.db import make_engine, make_session_factory
 from kneo.notify import notifier_for
-from kneo.web import audit, credentials, health, human, policies, runs, specs
+from kneo.observability import web as observability
+from kneo.web import audit, credentials, graph, health, human, policies, runs, specs
 from kneo.web.body_limit import ChunkedBodyLimit
 from kneo.web.context import close_db
 from kneo.web.errors import register_error_handlers
 from kneo.web.extensions import api
 from kneo.web.middleware import register_request_hooks
 
-BLUEPRINTS = (health.blp, runs.blp, specs.blp, human.blp, audit.blp, credentials.blp, policies.blp)
+BLUEPRINTS = (health.blp, runs.blp, specs.blp, human.blp, audit.blp, credentials.blp, policies.blp, graph.blp)
 API_PREFIXES = ("", "/v1")
 
 
@@ -61,6 +62,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fla
             )
     register_error_handlers(app)
     register_request_hooks(app, settings)
+    observability.init_app(app, settings, engine)
     from kneo.cli.admin import register_admin_commands
 
     register_admin_commands(app)

@@ -11,8 +11,10 @@ from sqlalchemy import func, select
 from kneo import __version__
 from kneo.errors import ServiceUnavailable
 from kneo.models import Run, StepRun, StepStatus
+from kneo.redaction import redact
 from kneo.secrets import extra_reference, provider_reference
 from kneo.web.context import db, settings
+from kneo.web.errors import envelope
 from kneo.web.extensions import Blueprint
 from kneo.web.responses import json_response
 
@@ -82,13 +84,11 @@ def _broker() -> dict[str, Any]:
 
 
 def _secrets(names: tuple[str, ...], reference: Any) -> dict[str, Any]:
+    """Provider keys / MCP secret env vars named by the operator: present or not (never a value)."""
     if not names:
         return {"configured": False}
     items = {name: reference(name) for name in names}
-    if not all(item["present"] for item in items.values()):
-        raise_missing = {"items": items}
-        return {"ok": False, **raise_missing}
-    return {"items": items}
+    return {"ok": all(item["present"] for item in items.values()), "items": items}
 
 
 def readiness() -> tuple[bool, dict[str, Any]]:
@@ -98,7 +98,7 @@ def readiness() -> tuple[bool, dict[str, Any]]:
         "continuation_store": _check("continuation_store", _store),
         "queue": _check("queue", _queue),
         "broker": _check("broker", _broker),
-        "runtime_registry": {"name": "runtime_registry", "ok": True, "count": 1, "names": ["bridge"]},
+        "runtime_registry": {"name": "runtime_registry", "ok": True, "count": 2, "names": ["bridge", "native"]},
         "tool_registry": {"name": "tool_registry", "ok": True, "count": 0, "names": []},
         "providers": {"name": "providers", "ok": True, **_secrets(settings().health_providers, provider_reference)},
         "mcp": {"name": "mcp", "ok": True, **_secrets(settings().health_mcp_secrets, extra_reference)},
@@ -114,6 +114,18 @@ class Readyz(MethodView):
     def get(self) -> Response:
         """Ready iff the database, the queue table and the broker answer."""
         ready, metadata = readiness()
+        metadata = _redacted(metadata)
         if not ready:
-            raise ServiceUnavailable("One or more readiness checks failed.", code="not_ready", metadata=metadata)
-        return json_response(health_body(metadata))
+            error = ServiceUnavailable("One or more readiness checks failed.", code="not_ready", metadata=metadata)
+            return envelope(error.status, error.to_detail())
+        return json_response(health_body(metadata), redacted=True)
+
+
+def _redacted(metadata: dict[str, Any]) -> dict[str, Any]:
+    """Redact the probes' messages but keep the secret references whole: a reference such as
+    ``MCP_TOKEN`` has a sensitive-looking name yet never carries a value (contract §18.6 fixed)."""
+    checks = metadata["checks"]
+    references = {k: checks[k] for k in ("providers", "mcp")}
+    cleaned = redact({**metadata, "checks": {k: v for k, v in checks.items() if k not in references}})
+    cleaned["checks"].update(references)
+    return cleaned

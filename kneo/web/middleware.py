@@ -10,6 +10,7 @@ import uuid
 from flask import Flask, Response, g, request
 
 from kneo.config import Settings
+from kneo.context import REQUEST_ID
 from kneo.redaction import redact
 from kneo.web.errors import envelope
 
@@ -26,11 +27,18 @@ def register_request_hooks(app: Flask, settings: Settings) -> None:
     def start_request() -> Response | None:
         g.kneo_started = time.perf_counter()
         g.kneo_request_id = request.headers.get("X-Request-ID") or str(uuid.uuid4())
+        g.kneo_request_token = REQUEST_ID.set(g.kneo_request_id)
         if "\x00" in request.path or b"%00" in request.query_string or b"\x00" in request.query_string:
             return envelope(
                 422, {"error": "invalid_characters", "message": "NUL characters are not allowed in paths or queries."}
             )
         return None
+
+    @app.teardown_request
+    def forget_request_id(_exc: BaseException | None = None) -> None:
+        token = g.pop("kneo_request_token", None)
+        if token is not None:
+            REQUEST_ID.reset(token)
 
     @app.after_request
     def finish_request(response: Response) -> Response:
@@ -58,6 +66,9 @@ def _log_record(response: Response, request_id: str) -> dict[str, object]:
     for prefix, name in _CONTEXT_PREFIXES:
         if path.startswith(prefix):
             record[name] = path[len(prefix) :].split("/", 1)[0]
+    for name in ("run_id", "continuation_id"):
+        if g.get(f"kneo_{name}"):
+            record[name] = g.get(f"kneo_{name}")
     principal = g.get("kneo_principal")
     if principal is not None:
         record["principal"] = principal.name

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from flask import Response
+from flask import Response, g
 from flask.views import MethodView
 
 from kneo import specs
@@ -84,11 +84,19 @@ def result_metadata(run: Run) -> dict[str, Any]:
         "trace_event_count": run.trace_event_count,
     }
     if workflow and run.workflow_kind == "workflow":
+        summary: dict[str, Any] = {"name": workflow["name"], "type": workflow["type"]}
+        if workflow["type"] == "graph":
+            termination = (run.engine_state or {}).get("termination")
+            summary.update(visited_nodes=list(run.visited_nodes), termination=termination)
+        else:
+            summary["visited_steps"] = list(run.visited_steps)
         metadata.update(
-            workflow={"name": workflow["name"], "type": workflow["type"], "visited_steps": list(run.visited_steps)},
+            workflow=summary,
             workflow_type=workflow["type"],
             workflow_description=workflow.get("description"),
-            workflow_steps=[s["id"] for s in workflow.get("steps", [])],
+            workflow_steps=list(
+                workflow.get("nodes") or [s["id"] for s in workflow.get("steps") or workflow.get("participants") or []]
+            ),
             variables=dict(run.variables or {}),
         )
     if run.status == RunStatus.BLOCKED:
@@ -127,6 +135,7 @@ def start_run(body: dict[str, Any], audit_type: str, force_sync: bool = False) -
 
 def finish_transition(run: Run, transition: Transition, async_mode: bool) -> dict[str, Any]:
     """Dispatch after commit; wait for sync answers; build the create response."""
+    g.kneo_run_id = run.id
     after_commit(transition, notifier())
     if not async_mode and run.status not in RunStatus.SETTLED:
         wait_until_settled(run.id, settings().client_timeout)

@@ -19,6 +19,7 @@ from kneo.web.idempotency import idempotent
 from kneo.web.responses import json_response
 from kneo.web.runs import start_run
 from kneo.web.schemas import RunCreateSchema, SpecRequestSchema, SpecSourceSchema
+from kneo.workflows.bundles import signed_body
 from kneo.workflows.policies import enforce_stored_policy
 
 blp = Blueprint("specs", __name__, description="Spec tools: validate, compile, explain, report, run.")
@@ -104,7 +105,7 @@ class SpecCompile(MethodView):
     @blp.response(200)
     def post(self, body: dict[str, Any]) -> Response:
         """Compile a spec (422 with diagnostics when it has errors); nothing is imported."""
-        raw = load_raw(body)
+        raw = load_raw(signed_body(body, settings()))
         if body.get("environment"):
             enforce_stored_policy(db(), raw, body["environment"], settings())
         specs.compile_document(raw, allowed_modules=settings().allowed_modules, spec_root=settings().spec_root)

@@ -1,60 +1,53 @@
 """The pure workflow engine: (plan, engine state, event) → decision.
 
 No Flask, no Celery, no session. The caller persists the decision in one transaction and
-dispatches the queued units after commit.
+dispatches the queued units after commit. Every workflow kind runs through here (the kinds live
+in :mod:`kneo.workflows.kinds`); the state is JSON and lives in ``Run.engine_state``.
+
+Events: :func:`start` (a new run), :func:`step_succeeded` / :func:`step_failed` (a unit settled),
+:func:`human_resolved` (a reviewer decided) and :func:`continue_from` (replay of a failed
+sequential run).
 """
 
 from __future__ import annotations
 
-import random
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
-ROOT = "__root__"
+from .kinds import HANDLERS
+from .kinds.context import Ctx, attempts_for, backoff_seconds, normalized_error
+from .kinds.model import (
+    MAX_ITERATIONS_ERROR,
+    ROOT,
+    ROOT_FRAME,
+    Decision,
+    HumanPause,
+    Unit,
+    UnsupportedWorkflow,
+)
+from .kinds.nested import nested_workflow
+
 MAX_BACKOFF_SECONDS = 60.0
 
-
-@dataclass(frozen=True)
-class Unit:
-    """An executable unit the engine wants queued."""
-
-    step_id: str
-    kind: str
-    ref: str | None
-    input_text: str
-    workflow_key: str | None
-    max_attempts: int
-    timeout_seconds: int | None
-    position: int
-    extra: Mapping[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class HumanPause:
-    """The run must pause on a human step."""
-
-    step_id: str
-    ref: str
-    input_text: str
-    position: int
-    workflow_key: str | None
-
-
-@dataclass
-class Decision:
-    """What the caller must persist and dispatch."""
-
-    state: dict[str, Any]
-    queue: list[Unit] = field(default_factory=list)
-    status: str | None = None
-    output_text: str | None = None
-    error: dict[str, Any] | None = None
-    human: HumanPause | None = None
-    visited: list[str] = field(default_factory=list)
-    step_outcome: dict[str, Any] = field(default_factory=dict)
-    events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
-    retry_delay: float | None = None
+__all__ = [
+    "MAX_BACKOFF_SECONDS",
+    "MAX_ITERATIONS_ERROR",
+    "ROOT",
+    "ROOT_FRAME",
+    "Decision",
+    "HumanPause",
+    "Unit",
+    "UnsupportedWorkflow",
+    "attempts_for",
+    "backoff_seconds",
+    "continue_from",
+    "human_resolved",
+    "is_root_unit",
+    "start",
+    "step_failed",
+    "step_succeeded",
+    "workflow_of",
+]
 
 
 def workflow_of(plan: Mapping[str, Any]) -> Mapping[str, Any] | None:
@@ -66,51 +59,53 @@ def workflow_of(plan: Mapping[str, Any]) -> Mapping[str, Any] | None:
     return workflow
 
 
-def attempts_for(step: Mapping[str, Any]) -> int:
-    """Attempts allowed for a step: retries apply with ``on_error: retry`` or ``max_retries > 0``."""
-    retries = int(step.get("max_retries") or 0)
-    if step.get("on_error") == "retry" and retries == 0:
-        retries = 1
-    return retries + 1
-
-
-def backoff_seconds(attempt: int, base: float = 0.5, rng: random.Random | None = None) -> float:
-    """Exponential back-off with full jitter for the given (1-based) failed attempt."""
-    ceiling = min(MAX_BACKOFF_SECONDS, base * (2 ** max(attempt - 1, 0)))
-    return (rng or random).uniform(ceiling / 2, ceiling)
+def is_root_unit(unit: Unit | Mapping[str, Any]) -> bool:
+    """True when the unit belongs to the root workflow frame (not to a nested workflow)."""
+    extra = unit.extra if isinstance(unit, Unit) else (unit.get("extra") or {})
+    return bool(extra.get("frame", ROOT_FRAME) == ROOT_FRAME)
 
 
 def start(plan: Mapping[str, Any], input_text: str) -> Decision:
     """Decide the first units of a new run."""
     workflow = workflow_of(plan)
+    key = plan.get("root_workflow")
+    opaque = False
     if workflow is None:
-        unit = Unit("agent", "agent", plan.get("root_agent", ROOT), input_text, None, 1, None, 0)
-        return Decision(state={"mode": "agent"}, queue=[unit])
-    if workflow["type"] != "sequential":
+        root = plan.get("root_agent", ROOT)
+        key = nested_workflow(plan, {"kind": "agent", "ref": root})
+        if key is None:
+            unit = Unit("agent", "agent", root, input_text, None, 1, None, 0)
+            return Decision(state={"mode": "agent"}, queue=[unit])
+        workflow, opaque = plan["workflows"][key], True
+    if workflow["type"] not in HANDLERS:
         raise UnsupportedWorkflow(workflow["type"])
-    state: dict[str, Any] = {"mode": "sequential", "index": 0, "workflow": plan["root_workflow"]}
-    decision = Decision(state=state)
-    decision.events.append(("workflow_started", {"start_index": 0, "step_count": len(workflow["steps"])}))
-    return _advance_sequential(plan, workflow, decision, 0, input_text)
-
-
-class UnsupportedWorkflow(Exception):
-    """The engine cannot run this workflow type."""
+    state: dict[str, Any] = {"mode": workflow["type"], "workflow": key}
+    if opaque:
+        state["opaque"] = True
+    ctx = Ctx(plan, state, HANDLERS)
+    ctx.start_frame(str(key), input_text, None)
+    return _finalize(ctx)
 
 
 def step_succeeded(
     plan: Mapping[str, Any], state: Mapping[str, Any], unit: Mapping[str, Any], output_text: str
 ) -> Decision:
     """A unit completed with ``output_text``."""
-    decision = Decision(state=dict(state))
-    _visit(decision, unit["step_id"])
     if state.get("mode") == "agent":
-        decision.status = "completed"
-        decision.output_text = output_text
+        decision = Decision(state=dict(state), status="completed", output_text=output_text)
+        decision.visited.append(unit["step_id"])
         return decision
-    workflow = plan["workflows"][state["workflow"]]
-    next_index = int(unit["position"]) + 1
-    return _advance_sequential(plan, workflow, decision, next_index, output_text)
+    ctx = _context(plan, state)
+    routed = _route(ctx, unit)
+    if routed is None:
+        return ctx.decision
+    frame, slot = routed
+    extra = unit.get("extra") or {}
+    meta: dict[str, Any] = {}
+    if extra.get("fallback_for"):
+        meta = {"fallback_for": extra["fallback_for"], "executed_step_id": unit["step_id"]}
+    ctx.slot_done(frame, slot, unit.get("input_text") or "", output_text, meta)
+    return _finalize(ctx)
 
 
 def step_failed(
@@ -121,44 +116,42 @@ def step_failed(
     attempt: int,
     max_attempts: int,
 ) -> Decision:
-    """A unit's attempt failed: retry, continue, fall back or fail the run."""
-    decision = Decision(state=dict(state))
+    """A unit's attempt failed: retry, continue, fall back or fail (spec-format §6.2, 1.2.0)."""
     if attempt < max_attempts:
-        decision.retry_delay = backoff_seconds(attempt)
-        return decision
+        return Decision(state=dict(state), retry_delay=backoff_seconds(attempt))
     if state.get("mode") == "agent":
-        return _fail(decision, error)
-    workflow = plan["workflows"][state["workflow"]]
-    step = _step_by_id(workflow, unit["step_id"])
-    policy = (step or {}).get("on_error", "fail")
-    if unit.get("extra", {}).get("fallback_for") or step is None:
-        policy = "fail"
-    if policy == "continue":
-        _visit(decision, unit["step_id"])
-        decision.step_outcome = {"step_failed": True, "error": dict(error), "on_error": "continue"}
-        return _advance_sequential(plan, workflow, decision, int(unit["position"]) + 1, unit["input_text"])
-    if policy == "fallback" and step and step.get("fallback_ref"):
-        target = _step_by_id(workflow, step["fallback_ref"])
-        if target is not None:
-            fallback_unit = _unit_for(
-                target, unit["input_text"], int(unit["position"]), state["workflow"], fallback_for=step["id"]
-            )
-            decision.queue.append(fallback_unit)
-            decision.step_outcome = {"step_failed": True, "error": dict(error), "on_error": "fallback"}
-            return decision
-    decision.events.append(("workflow_failed", {"failed_step": unit["step_id"]}))
-    return _fail(decision, error)
+        return Decision(state=dict(state), status="failed", error=normalized_error(error))
+    ctx = _context(plan, state)
+    routed = _route(ctx, unit)
+    if routed is None:
+        return ctx.decision
+    frame, slot = routed
+    fallback_for = (unit.get("extra") or {}).get("fallback_for")
+    ctx.slot_failed(frame, slot, error, unit.get("input_text") or "", fallback_for=fallback_for)
+    return _finalize(ctx)
 
 
 def human_resolved(
-    plan: Mapping[str, Any], state: Mapping[str, Any], step_id: str, position: int, output_text: str
+    plan: Mapping[str, Any],
+    state: Mapping[str, Any],
+    step_id: str,
+    position: int,
+    output_text: str,
+    decision: str | None = None,
 ) -> Decision:
-    """A human decision produced ``output_text`` for the paused step."""
-    decision = Decision(state=dict(state))
-    _visit(decision, step_id)
-    workflow = plan["workflows"][state["workflow"]]
-    decision.events.append(("workflow_resumed", {"start_index": position + 1}))
-    return _advance_sequential(plan, workflow, decision, position + 1, output_text)
+    """A human decision produced ``output_text`` for the paused step; the run continues from it."""
+    ctx = _context(plan, state)
+    entry = ctx.state.pop("blocked_on", None) or {"frame": ROOT_FRAME, "slot": position, "input": ""}
+    frame = ctx.frames.get(entry["frame"])
+    if frame is None:
+        raise UnsupportedWorkflow(f"no workflow frame is waiting for human step {step_id}")
+    if frame["type"] == "sequential" and ctx.is_root(frame):
+        ctx.emit(frame, "workflow_resumed", {"start_index": int(entry["slot"]) + 1})
+    else:
+        ctx.emit(frame, "workflow_resumed", {"workflow_type": frame["type"], "step_id": step_id})
+    meta = {"human_decision": decision} if decision else {}
+    ctx.slot_done(frame, entry["slot"], entry.get("input") or "", output_text, meta)
+    return _finalize(ctx)
 
 
 def continue_from(plan: Mapping[str, Any], state: Mapping[str, Any], index: int, input_text: str) -> Decision:
@@ -167,58 +160,68 @@ def continue_from(plan: Mapping[str, Any], state: Mapping[str, Any], index: int,
     if workflow is None or workflow["type"] != "sequential":
         raise UnsupportedWorkflow("only sequential workflow runs can be continued")
     visited = list(state.get("visited", []))[:index]
-    decision = Decision(state=dict(state, index=index, visited=visited))
-    decision.events.append(("workflow_resumed", {"start_index": index}))
-    return _advance_sequential(plan, workflow, decision, index, input_text)
+    fresh = {"mode": "sequential", "workflow": plan["root_workflow"], "visited": visited, "index": index}
+    for key in ("next_token", "next_frame"):
+        if key in state:
+            fresh[key] = state[key]
+    ctx = Ctx(plan, fresh, HANDLERS)
+    frame = {"id": ROOT_FRAME, "workflow": plan["root_workflow"], "type": "sequential", "parent": None}
+    frame.update(input=input_text, visited=[], iterations={}, index=index)
+    ctx.frames[ROOT_FRAME] = frame
+    ctx.emit(frame, "workflow_resumed", {"start_index": index})
+    HANDLERS["sequential"].start(ctx, frame)
+    return _finalize(ctx)
 
 
-def _advance_sequential(
-    plan: Mapping[str, Any], workflow: Mapping[str, Any], decision: Decision, index: int, text: str
-) -> Decision:
-    steps = workflow["steps"]
-    decision.state["index"] = index
-    if index >= len(steps):
-        decision.status = "completed"
-        decision.output_text = text
-        visited = list(decision.state.get("visited", []))
-        decision.events.append(("workflow_completed", {"visited_steps": visited}))
+def _context(plan: Mapping[str, Any], state: Mapping[str, Any]) -> Ctx:
+    ctx = Ctx(plan, state, HANDLERS)
+    if not ctx.frames:
+        _upgrade(ctx)
+    return ctx
+
+
+def _upgrade(ctx: Ctx) -> None:
+    """Give a state written before frames existed (a root sequential index) its root frame."""
+    key = ctx.state.get("workflow") or ROOT
+    workflow = ctx.plan["workflows"][key]
+    ctx.state.setdefault("mode", workflow["type"])
+    ctx.frames[ROOT_FRAME] = {
+        "id": ROOT_FRAME,
+        "workflow": key,
+        "type": workflow["type"],
+        "parent": None,
+        "input": "",
+        "visited": [],
+        "iterations": {},
+        "index": int(ctx.state.get("index") or 0),
+    }
+
+
+def _route(ctx: Ctx, unit: Mapping[str, Any]) -> tuple[dict[str, Any], Any] | None:
+    """The frame and slot a unit's outcome belongs to (None when its frame is gone)."""
+    extra = unit.get("extra") or {}
+    token = extra.get("token")
+    if token in ctx.state["inflight"]:
+        ctx.state["inflight"].remove(token)
+    frame = ctx.frames.get(extra.get("frame", ROOT_FRAME))
+    if frame is None:
+        return None
+    return frame, extra.get("slot", unit.get("position", 0))
+
+
+def _finalize(ctx: Ctx) -> Decision:
+    """Block on the first pending human request once nothing else is in flight."""
+    state, decision = ctx.state, ctx.decision
+    if decision.status in ("completed", "failed"):
+        state["humans"] = []
         return decision
-    step = steps[index]
-    if step["kind"] == "human":
+    humans = [h for h in state["humans"] if h["frame"] in ctx.frames]
+    state["humans"] = humans
+    if humans and not state["inflight"]:
+        entry = humans.pop(0)
+        state["blocked_on"] = entry
         decision.status = "blocked"
-        decision.human = HumanPause(step["id"], step["ref"], text, index, decision.state.get("workflow"))
-        return decision
-    decision.queue.append(_unit_for(step, text, index, decision.state.get("workflow")))
-    return decision
-
-
-def _unit_for(
-    step: Mapping[str, Any], text: str, index: int, workflow_key: str | None, fallback_for: str | None = None
-) -> Unit:
-    extra = {"fallback_for": fallback_for} if fallback_for else {}
-    return Unit(
-        step_id=step["id"],
-        kind=step["kind"],
-        ref=step.get("ref"),
-        input_text=text,
-        workflow_key=workflow_key,
-        max_attempts=attempts_for(step),
-        timeout_seconds=step.get("timeout_seconds"),
-        position=index,
-        extra=extra,
-    )
-
-
-def _visit(decision: Decision, step_id: str) -> None:
-    decision.visited.append(step_id)
-    decision.state["visited"] = [*decision.state.get("visited", []), step_id]
-
-
-def _step_by_id(workflow: Mapping[str, Any], step_id: str) -> Mapping[str, Any] | None:
-    return next((s for s in workflow["steps"] if s["id"] == step_id), None)
-
-
-def _fail(decision: Decision, error: Mapping[str, Any]) -> Decision:
-    decision.status = "failed"
-    decision.error = {"message": error.get("message", "step failed"), "type": error.get("type", "error")}
+        decision.human = HumanPause(
+            entry["step_id"], entry["ref"], entry["input"], int(entry["position"]), entry["workflow"], entry["node_id"]
+        )
     return decision

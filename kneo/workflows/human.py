@@ -15,6 +15,7 @@ from kneo.audit.record import record_audit
 from kneo.db import is_sqlite
 from kneo.errors import Conflict, NotFound, Unprocessable
 from kneo.models import HumanTask, RunStatus
+from kneo.observability.spans import continuation_lock_span
 from kneo.workflows import engine
 from kneo.workflows.recording import add_checkpoint
 from kneo.workflows.transitions import Transition, apply_decision, lock_run
@@ -42,6 +43,7 @@ def decision_text(resume: Resume, current_input: str) -> str:
     return current_input
 
 
+@continuation_lock_span
 def lock_task(session: Session, task_id: str) -> HumanTask:
     """Lock the task row without waiting; a concurrent resume gets 409 ``resource_locked``."""
     stmt = select(HumanTask).where(HumanTask.id == task_id)
@@ -108,32 +110,12 @@ def resume_task(
         "has_content": resume.content is not None,
         "reviewer_metadata": dict(resume.metadata),
     }
-    add_checkpoint(session, run, "human_resume", now, step_id=task.step_id, metadata=resolution)
-    run.visited_steps = [*run.visited_steps, task.step_id]
-    run.current_step_id = task.step_id
     add_checkpoint(
-        session,
-        run,
-        "step_completed",
-        now,
-        step_id=task.step_id,
-        metadata={
-            "workflow_type": task.workflow_kind,
-            "input_text": task.current_input,
-            "output_text": text,
-            "error": None,
-            "iteration": 1,
-            "human_decision": resume.decision,
-        },
+        session, run, "human_resume", now, step_id=task.step_id, node_id=task.current_node_id, metadata=resolution
     )
     decision = engine.human_resolved(
-        run.plan,
-        {**run.engine_state, "visited": list(run.visited_steps)[:-1]},
-        task.step_id,
-        int(task.current_step_index or 0),
-        text,
+        run.plan, run.engine_state, task.step_id, int(task.current_step_index or 0), text, resume.decision
     )
-    decision.visited = []
     run.output_text = text
     transition = apply_decision(session, run, decision, now, default_timeout=default_timeout, actor=actor)
     record_audit(

@@ -46,7 +46,7 @@ def replay_context(session: Session, run: Run, checkpoints: list[Checkpoint] | N
         "status": run.status,
         "workflow_type": workflow_type,
         "completed_steps": completed_steps,
-        "completed_nodes": [],
+        "completed_nodes": [c.node_id for c in cps if c.type == "node_completed"],
         "failed_step": failed[-1].step_id if failed else None,
         "failed_node": None,
         "next_step_index": len(completed_steps),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import hashlib
 import threading
 from collections import OrderedDict
@@ -19,7 +20,9 @@ from kneo.audit.record import record_audit
 from kneo.config import Settings
 from kneo.errors import Conflict, NotFound
 from kneo.models import HumanTask, Run, RunStatus, StepRun, StepStatus, new_id
+from kneo.redaction import scrub_secrets
 from kneo.workflows import engine
+from kneo.workflows.bundles import signed_spec
 from kneo.workflows.policies import enforce_stored_policy
 from kneo.workflows.recording import add_checkpoint
 from kneo.workflows.replay import replay_context
@@ -44,8 +47,15 @@ class RunRequest:
 
 def compile_request(session: Session, request: RunRequest, settings: Settings) -> tuple[dict[str, Any], dict[str, Any]]:
     """Load, policy-check and compile the request's spec → (raw document, plan)."""
+    spec = signed_spec(
+        request.spec,
+        spec_path=request.spec_path,
+        overrides=request.overrides,
+        environment=request.environment,
+        settings=settings,
+    )
     raw = specs.load_document(
-        request.spec, request.spec_path, spec_root=settings.spec_root, overrides=request.overrides or None
+        spec, request.spec_path, spec_root=settings.spec_root, overrides=request.overrides or None
     )
     if request.environment:
         enforce_stored_policy(session, raw, request.environment, settings)
@@ -88,6 +98,8 @@ def submit_run(
     session: Session, request: RunRequest, actor: str, settings: Settings, now: datetime, audit_type: str
 ) -> tuple[Run, Transition]:
     """Create a run, its first units and the ``run_started`` checkpoint; audit the creation."""
+    # No configured secret value (provider or service key) is ever stored, whatever the caller sent.
+    request = dataclasses.replace(request, input=scrub_secrets(request.input), metadata=scrub_secrets(request.metadata))
     raw, plan = compile_request(session, request, settings)
     workflow = engine.workflow_of(plan)
     root_agent = plan["agents"][plan["root_agent"]]

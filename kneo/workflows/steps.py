@@ -34,6 +34,23 @@ class ClaimedStep:
     plan: dict[str, Any]
     unit: dict[str, Any]
 
+    @classmethod
+    def of(cls, row: StepRun, plan: dict[str, Any]) -> ClaimedStep:
+        """The claim of ``row`` (as updated by the claim) with its run's plan."""
+        return cls(
+            step_run_id=row.id,
+            run_id=row.run_id,
+            attempt=row.attempt,
+            max_attempts=row.max_attempts,
+            step_id=row.step_id,
+            kind=row.kind,
+            ref=row.ref,
+            input_text=row.input_text or "",
+            timeout_seconds=row.timeout_seconds,
+            plan=plan,
+            unit=dict(row.unit or {}),
+        )
+
 
 @dataclass
 class StepOutcome:
@@ -111,20 +128,7 @@ def claim_step(
     ).scalar_one_or_none()
     if row is None:
         return None
-    plan = plans.get(session, row.run_id)
-    return ClaimedStep(
-        step_run_id=row.id,
-        run_id=row.run_id,
-        attempt=row.attempt,
-        max_attempts=row.max_attempts,
-        step_id=row.step_id,
-        kind=row.kind,
-        ref=row.ref,
-        input_text=row.input_text or "",
-        timeout_seconds=row.timeout_seconds,
-        plan=plan,
-        unit=dict(row.unit or {}),
-    )
+    return ClaimedStep.of(row, plans.get(session, row.run_id))
 
 
 def run_is_active(session: Session, run_id: str) -> bool:
@@ -172,15 +176,17 @@ def complete_step(
         row.dispatched_at = now
         _persist_events(session, run, row, outcome, now)
         return Transition([Dispatch(row.id, decision.retry_delay, row.timeout_seconds)])
-    _persist_events(session, run, row, outcome, now)
-    add_checkpoint(
-        session,
-        run,
-        "step_failed",
-        now,
-        step_id=row.step_id,
-        metadata=_step_metadata(plan, row, outcome.error),
-    )
+    events = _persist_events(session, run, row, outcome, now)
+    if engine.is_root_unit(unit):
+        add_checkpoint(
+            session,
+            run,
+            "step_failed",
+            now,
+            step_id=row.step_id,
+            metadata=_step_metadata(plan, row, outcome.error),
+            trace_events=events,
+        )
     return apply_decision(session, run, decision, now, default_timeout=default_timeout)
 
 
@@ -201,21 +207,8 @@ def _record_success(
         run.updated_at = now
         return Transition()
     decision = engine.step_succeeded(plan, run.engine_state, unit, outcome.output_text or "")
-    if decision.state.get("mode") != "agent":
-        run.visited_steps = [*run.visited_steps, *decision.visited]
-        run.current_step_id = row.step_id
-        add_checkpoint(
-            session,
-            run,
-            "step_completed",
-            now,
-            step_id=row.step_id,
-            metadata=_step_metadata(plan, row, None),
-            trace_events=events,
-        )
-    decision.visited = []
     run.output_text = outcome.output_text
-    return apply_decision(session, run, decision, now, default_timeout=default_timeout)
+    return apply_decision(session, run, decision, now, default_timeout=default_timeout, trace_events=events)
 
 
 def claim_inline(
@@ -243,19 +236,7 @@ def claim_inline(
     row.started_at = now
     row.lease_expires_at = now + timedelta(seconds=row.timeout_seconds + grace_seconds)
     transition.dispatches.clear()
-    return ClaimedStep(
-        step_run_id=row.id,
-        run_id=row.run_id,
-        attempt=1,
-        max_attempts=row.max_attempts,
-        step_id=row.step_id,
-        kind=row.kind,
-        ref=row.ref,
-        input_text=row.input_text or "",
-        timeout_seconds=row.timeout_seconds,
-        plan=plan,
-        unit=dict(row.unit or {}),
-    )
+    return ClaimedStep.of(row, plan)
 
 
 def _persist_events(

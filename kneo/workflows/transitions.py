@@ -44,7 +44,9 @@ class Transition:
 
 def lock_run(session: Session, run_id: str) -> Run:
     """Load a run holding its row lock for the rest of the transaction."""
-    stmt = select(Run).where(Run.id == run_id)
+    # populate_existing: a session that loaded the run in an earlier transaction (inline chaining)
+    # must see what sibling steps committed since, or it would overwrite their engine state.
+    stmt = select(Run).where(Run.id == run_id).execution_options(populate_existing=True)
     if not is_sqlite(session):
         stmt = stmt.with_for_update()
     run = session.execute(stmt).scalar_one_or_none()
@@ -61,21 +63,38 @@ def apply_decision(
     *,
     default_timeout: int = DEFAULT_TIMEOUT_SECONDS,
     actor: str | None = None,
+    trace_events: list[dict[str, Any]] | None = None,
 ) -> Transition:
-    """Write ``decision`` for ``run`` into the session; the caller commits then dispatches."""
+    """Write ``decision`` for ``run`` into the session; the caller commits then dispatches.
+
+    ``trace_events`` (the settled unit's events) are attached to the first completion checkpoint.
+    """
     transition = Transition()
     run.engine_state = decision.state
     run.updated_at = now
-    if decision.visited:
-        run.visited_steps = [*run.visited_steps, *decision.visited]
-        run.current_step_id = decision.visited[-1]
+    _sync_position(run, decision)
     for event_type, metadata in decision.events:
-        add_trace_event(session, run, event_type, now, metadata=_event_metadata(run, event_type, metadata))
+        fields = {"workflow_name": metadata["workflow_name"]} if metadata.get("workflow_name") else {}
+        add_trace_event(session, run, event_type, now, metadata=metadata, **fields)
+    for completion in decision.completions:
+        add_checkpoint(
+            session,
+            run,
+            completion["type"],
+            now,
+            step_id=completion.get("step_id"),
+            node_id=completion.get("node_id"),
+            metadata=completion["metadata"],
+            trace_events=trace_events or [],
+            iteration=int(completion.get("iteration") or 1),
+        )
+        trace_events = None
     for unit in decision.queue:
         row = _step_row(run, unit, now, default_timeout)
         session.add(row)
         transition.new_steps.append(row)
-        run.current_step_index = unit.position
+        if engine.is_root_unit(unit):
+            run.current_step_index = unit.position
         transition.dispatches.append(Dispatch(row.id, 0.0, row.timeout_seconds))
     if decision.human is not None:
         _open_human_task(session, run, decision.human, now)
@@ -88,10 +107,17 @@ def apply_decision(
     return transition
 
 
-def _event_metadata(run: Run, event_type: str, metadata: dict[str, Any]) -> dict[str, Any]:
-    if event_type == "workflow_completed":
-        return {"visited_steps": list(run.visited_steps)}
-    return metadata
+def _sync_position(run: Run, decision: engine.Decision) -> None:
+    """Mirror the engine's root visited lists and current step/node onto the run row."""
+    state = decision.state
+    if state.get("mode") == "agent" or state.get("opaque"):
+        return
+    run.visited_steps = list(state.get("visited") or [])
+    run.visited_nodes = list(state.get("visited_nodes") or [])
+    if decision.visited:
+        run.current_step_id = decision.visited[-1]
+    if state.get("current_node"):
+        run.current_node_id = state["current_node"]
 
 
 def _step_row(run: Run, unit: engine.Unit, now: datetime, default_timeout: int) -> StepRun:
@@ -152,6 +178,7 @@ def _open_human_task(session: Session, run: Run, pause: engine.HumanPause, now: 
         workflow_kind=run.plan.get("workflows", {}).get(pause.workflow_key or "", {}).get("type"),
         step_id=pause.step_id,
         current_step_index=pause.position,
+        current_node_id=pause.node_id,
         current_input=pause.input_text,
         request=request,
         request_id=request["id"],
@@ -168,9 +195,20 @@ def _open_human_task(session: Session, run: Run, pause: engine.HumanPause, now: 
     run.continuation_id = task_id
     run.current_step_id = pause.step_id
     run.current_step_index = pause.position
+    if pause.node_id:
+        run.current_node_id = pause.node_id
     metadata = {"continuation_id": task_id, "request": request}
     event = add_trace_event(session, run, "human_intervention_requested", now, metadata=metadata, step_id=pause.step_id)
-    add_checkpoint(session, run, "human_pause", now, step_id=pause.step_id, metadata=metadata, trace_events=[event])
+    add_checkpoint(
+        session,
+        run,
+        "human_pause",
+        now,
+        step_id=pause.step_id,
+        node_id=pause.node_id,
+        metadata=metadata,
+        trace_events=[event],
+    )
     return task
 
 

@@ -13,7 +13,7 @@ import pytest
 import redis
 
 from tests.support import specs
-from tests.support.services import REDIS_URL, Api, start_topology
+from tests.support.services import Api, start_topology
 
 
 @pytest.fixture
@@ -86,7 +86,7 @@ def test_flushall_with_runs_in_flight_every_run_completes(live: Api) -> None:
     )
     runs = [live.create_run(spec, f"flush {i}", async_mode=True)["run_id"] for i in range(12)]
     time.sleep(0.5)
-    redis.Redis.from_url(REDIS_URL).flushall()
+    redis.Redis.from_url(live.topology.env["KNEO_SERV_BROKER_URL"]).flushall()  # type: ignore[attr-defined]
     for run_id in runs:
         final = live.wait_status(run_id, {"completed", "failed", "cancelled"}, timeout=120)
         assert final["status"] == "completed", final

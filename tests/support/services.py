@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
+import subprocess
 import sys
 import time
 import uuid
@@ -93,8 +95,49 @@ def topology_env(database_url: str, redis_db: int, **extra: str) -> dict[str, st
     return env
 
 
-def start_topology(tmp: Path, database_url: str, redis_db: int, **extra: str) -> Topology:
-    return Topology(topology_env(database_url, redis_db, **extra), free_port(), tmp, worker_concurrency=2).start()
+def start_private_redis(workdir: Path) -> tuple[subprocess.Popen[bytes], str]:
+    """A redis-server of this test's own on a free loopback port; returns (process, URL).
+
+    Several test sessions may share this machine's Redis; a private broker keeps their Celery
+    messages apart (a message consumed by another session's worker would never be claimed).
+    """
+    binary = shutil.which("redis-server") or "/usr/bin/redis-server"
+    port = free_port()
+    workdir.mkdir(parents=True, exist_ok=True)
+    process = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(workdir)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    url = f"redis://127.0.0.1:{port}/0"
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            redis.Redis.from_url(url, socket_connect_timeout=1).ping()
+            return process, url
+        except redis.RedisError:
+            if time.monotonic() > deadline or process.poll() is not None:
+                process.kill()
+                raise ServiceMissing(f"redis-server on port {port} did not start") from None
+            time.sleep(0.05)
+
+
+def start_topology(tmp: Path, database_url: str, redis_db: int = 0, **extra: str) -> Topology:
+    """gunicorn + Celery worker + beat on ``database_url`` and a private Redis broker."""
+    process, broker = start_private_redis(tmp / "redis")
+    env = topology_env(database_url, redis_db, **extra)
+    if "KNEO_SERV_BROKER_URL" not in extra:
+        env["KNEO_SERV_BROKER_URL"] = broker
+    topology = Topology(env, free_port(), tmp, worker_concurrency=2)
+    topology.processes["redis"] = process
+    try:
+        topology.start()
+    except BaseException:
+        topology.stop()
+        raise
+    topology.processes["redis"] = topology.processes.pop("redis")  # stopped last
+    return topology
 
 
 class Api:

@@ -41,20 +41,27 @@ def as_dict(unit: Unit) -> dict[str, Any]:
     return asdict(unit)
 
 
+def unit_token(decision: engine.Decision) -> str:
+    return str(decision.queue[0].extra["token"])
+
+
 def test_sequential_start_queues_step_zero() -> None:
     p = plan(step("a"), step("b", timeout_seconds=7))
     decision = engine.start(p, "hello")
-    assert decision.state == {"mode": "sequential", "index": 0, "workflow": "__root__"}
+    state = decision.state
+    assert (state["mode"], state["index"], state["workflow"], state["visited"]) == ("sequential", 0, "__root__", [])
+    assert state["frames"]["0"]["type"] == "sequential" and state["inflight"] == [unit_token(decision)]
     assert decision.status is None
     assert decision.events == [("workflow_started", {"start_index": 0, "step_count": 2})]
     (unit,) = decision.queue
     assert (unit.step_id, unit.kind, unit.ref, unit.input_text, unit.position) == ("a", "function", "a", "hello", 0)
-    assert unit.workflow_key == "__root__" and unit.max_attempts == 1 and unit.extra == {}
+    assert unit.workflow_key == "__root__" and unit.max_attempts == 1
+    assert (unit.extra["frame"], unit.extra["slot"]) == ("0", 0)
 
 
 def test_unsupported_workflow_type() -> None:
     with pytest.raises(engine.UnsupportedWorkflow):
-        engine.start(plan(step("a"), type_="graph"), "x")
+        engine.start(plan(step("a"), type_="magic"), "x")
 
 
 def test_step_succeeded_advances_then_completes_with_last_output() -> None:
@@ -147,7 +154,7 @@ def test_fallback_queues_the_fallback_step() -> None:
     assert decision.step_outcome == {"step_failed": True, "error": ERROR, "on_error": "fallback"}
     (unit,) = decision.queue
     assert (unit.step_id, unit.input_text, unit.position, unit.max_attempts) == ("rescue", "x", 0, 3)
-    assert unit.extra == {"fallback_for": "a"}
+    assert unit.extra["fallback_for"] == "a"
     after = engine.step_succeeded(p, decision.state, as_dict(unit), "rescued")
     assert [u.step_id for u in after.queue] == ["b"] and after.queue[0].input_text == "rescued"
 

@@ -42,11 +42,12 @@ def test_missing_strategy_defaults_to_simple() -> None:
     assert result.output_text == SEARCH_REQUEST
 
 
-def test_tool_not_offered_ends_with_search_request() -> None:
-    result = run_offline_agent(agent(["calculator"]), "SEARCH for x")
-    assert result.output_text == SEARCH_REQUEST
-    assert result.tool_calls[0]["name"] == SEARCH_TOOL
-    assert "output" not in result.tool_calls[0]
+def test_tool_not_offered_is_echoed_and_its_handler_never_called() -> None:
+    called: list[object] = []
+    result = run_offline_agent(agent(["calculator"]), "SEARCH for x", {SEARCH_TOOL: called.append})
+    echo = f"{SEARCH_TOOL}: {{'query': 'SEARCH for x'}}"
+    assert result.output_text == f"Final answer based on tool results: {echo}"
+    assert called == []
 
 
 def test_react_without_handler_echoes_the_tool_call() -> None:

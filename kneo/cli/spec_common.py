@@ -1,0 +1,168 @@
+"""Shared pieces of ``kneo spec``: options, project resolution, errors and diagnostic output."""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, NoReturn, TypeVar
+
+import click
+import yaml
+
+from kneo import project as projects
+from kneo import specs
+from kneo.cli.errors import CliError
+from kneo.specs.governance import ALLOWED_MODULES_ENV, normalise_prefixes
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@dataclass
+class SpecOptions:
+    """The options every ``kneo spec`` command takes."""
+
+    spec_path: str | None
+    as_json: bool
+    env: str | None
+    allow_modules: tuple[str, ...]
+
+    @property
+    def allowed_modules(self) -> tuple[str, ...]:
+        """``--allow-module`` prefixes, else ``KNEO_SERV_ALLOWED_MODULES`` (nothing is allowed by default)."""
+        if self.allow_modules:
+            return normalise_prefixes(self.allow_modules)
+        return normalise_prefixes(os.environ.get(ALLOWED_MODULES_ENV, ""))
+
+
+def spec_options(*, spec_argument: bool = True) -> Callable[[F], F]:
+    """Decorate a command with ``[SPEC] --json --env --allow-module`` collected into ``opts``."""
+
+    def decorate(func: F) -> F:
+        @functools.wraps(func)
+        def wrapper(
+            spec_path: str | None = None,
+            as_json: bool = False,
+            env: str | None = None,
+            allow_modules: tuple[str, ...] = (),
+            **kwargs: Any,
+        ) -> Any:
+            return func(SpecOptions(spec_path, as_json, env, allow_modules), **kwargs)
+
+        command: Any = wrapper
+        command = click.option(
+            "--allow-module",
+            "allow_modules",
+            multiple=True,
+            metavar="PREFIX",
+            help=f"Module prefix implementations may come from (repeatable; default: ${ALLOWED_MODULES_ENV}).",
+        )(command)
+        command = click.option(
+            "--env", "env", metavar="ENV", help="Environment (default: $KNEO_ENV, the project default, dev)."
+        )(command)
+        command = click.option("--json", "as_json", is_flag=True, help="Print JSON.")(command)
+        if spec_argument:
+            command = click.argument("spec_path", required=False, metavar="[SPEC]")(command)
+        return command
+
+    return decorate
+
+
+@contextmanager
+def cli_errors() -> Iterator[None]:
+    """Spec/project errors → ``✗ message`` and exit 1; a missing spec path is a usage error (2)."""
+    try:
+        yield
+    except projects.SpecPathMissing as exc:
+        raise click.UsageError(f"{exc.message} Pass SPEC or set specs.default_spec.") from None
+    except specs.SpecError as exc:
+        raise CliError(exc.message) from None
+
+
+def load_project() -> projects.ProjectConfig | None:
+    project = projects.load_project()
+    if project is not None:
+        for warning in project.warnings:
+            click.echo(f"⚠ {project.path}: {warning}", err=True)
+    return project
+
+
+def load_context(opts: SpecOptions) -> tuple[projects.ProjectConfig | None, str, Path]:
+    """``(project, environment, spec file)`` for the command's options."""
+    project = load_project()
+    environment = projects.select_environment(opts.env, project)
+    return project, environment, projects.spec_source(opts.spec_path, project)
+
+
+def resolve(opts: SpecOptions, *, enforce: bool = True) -> projects.Resolution:
+    """The spec resolved for the environment: overlays, defaults and environment policy (§1 steps 1-4)."""
+    project, environment, source = load_context(opts)
+    resolution = projects.resolve_document(
+        projects.read_spec(source), project, environment, allowed_modules=opts.allowed_modules, enforce=enforce
+    )
+    resolution.source = source
+    return resolution
+
+
+def spec_root(resolution: projects.Resolution) -> Path:
+    """Where skill sources resolve: the project root, else the working directory."""
+    return resolution.project.root if resolution.project else Path.cwd()
+
+
+def display_path(path: Path | None) -> str:
+    if path is None:
+        return "spec"
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def _one_line(value: Any) -> str:
+    return "-" if value is None else " ".join(str(value).split())
+
+
+def diagnostics_table(diagnostics: Sequence[dict[str, Any]]) -> None:
+    """A compact table: severity, code, path, message (messages are never cut)."""
+    if not diagnostics:
+        return
+    rows = [[d["severity"], d["code"], _one_line(d.get("path")), _one_line(d.get("message"))] for d in diagnostics]
+    heads = ["SEVERITY", "CODE", "PATH", "MESSAGE"]
+    widths = [max(len(heads[i]), *(len(r[i]) for r in rows)) for i in range(3)]
+    click.echo("  ".join(h.ljust(w) for h, w in zip(heads, [*widths, 0], strict=True)).rstrip())
+    for row in rows:
+        click.echo("  ".join(v.ljust(w) for v, w in zip(row, [*widths, 0], strict=True)).rstrip())
+
+
+def counts(diagnostics: Sequence[dict[str, Any]]) -> str:
+    errors = sum(1 for d in diagnostics if d["severity"] == "error")
+    warnings = sum(1 for d in diagnostics if d["severity"] == "warning")
+    return f"{errors} error{'s' * (errors != 1)}, {warnings} warning{'s' * (warnings != 1)}"
+
+
+def to_yaml(document: Any) -> str:
+    return yaml.safe_dump(document, sort_keys=False, allow_unicode=True, default_flow_style=False)
+
+
+def write_text(path: str, text: str) -> Path:
+    target = Path(path).expanduser()
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise CliError(f"cannot write {path}: {exc.strerror or exc}") from None
+    return target
+
+
+def fail(message: str, diagnostics: Sequence[dict[str, Any]] = ()) -> NoReturn:
+    """Print ``✗ message`` on stderr and exit 1 (after the command's normal output)."""
+    click.echo(f"✗ {message}", err=True)
+    if any(str(d.get("code", "")).startswith("E_UNSAFE_") for d in diagnostics):
+        click.echo(
+            f"  hint: allow implementation modules with --allow-module PREFIX or ${ALLOWED_MODULES_ENV}",
+            err=True,
+        )
+    raise SystemExit(1)

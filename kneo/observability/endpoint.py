@@ -1,0 +1,81 @@
+"""``GET /metrics``: the multiprocess samples plus gauges read from the database at scrape time."""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Iterator
+from typing import Any
+
+from flask import Flask, Response, current_app, request
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.multiprocess import MultiProcessCollector
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from kneo.models import HumanTask, Run, RunStatus, StepRun, StepStatus
+from kneo.observability import settings as obs
+
+RUN_STATUSES = (RunStatus.RUNNING, RunStatus.BLOCKED, *sorted(RunStatus.TERMINAL))
+OPEN_STEP_STATUSES = (StepStatus.QUEUED, StepStatus.RETRYING, StepStatus.RUNNING)
+
+
+class DatabaseCollector:
+    """Runs by status, open human tasks and the queue depth (open step rows), counted in SQL."""
+
+    def __init__(self, sessions: sessionmaker[Session]) -> None:
+        self.sessions = sessions
+
+    def collect(self) -> Iterator[Metric]:
+        with self.sessions() as session:
+            runs = dict(session.execute(select(Run.status, func.count()).group_by(Run.status)).all())
+            steps = dict(
+                session.execute(
+                    select(StepRun.status, func.count())
+                    .where(StepRun.status.in_(OPEN_STEP_STATUSES))
+                    .group_by(StepRun.status)
+                ).all()
+            )
+            human = session.execute(select(func.count()).where(HumanTask.status == "pending")).scalar_one()
+        by_status = GaugeMetricFamily("kneo_runs", "Runs by status (from the database).", labels=["status"])
+        for status in sorted(set(RUN_STATUSES) | set(runs)):
+            by_status.add_metric([status], int(runs.get(status, 0)))
+        yield by_status
+        open_steps = GaugeMetricFamily("kneo_step_runs_open", "Open step rows by status.", labels=["status"])
+        for status in OPEN_STEP_STATUSES:
+            open_steps.add_metric([status], int(steps.get(status, 0)))
+        yield open_steps
+        yield GaugeMetricFamily(
+            "kneo_queue_depth", "Open step rows (queued, retrying or running).", value=sum(steps.values())
+        )
+        yield GaugeMetricFamily("kneo_human_tasks_open", "Human tasks waiting for a decision.", value=int(human))
+
+
+def render_metrics(sessions: sessionmaker[Session]) -> bytes:
+    """The exposition text: process metrics (summed over processes when multiprocess) + database gauges."""
+    registry: Any
+    if obs.multiproc_dir():
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry)
+    else:
+        registry = REGISTRY
+    database = CollectorRegistry()
+    database.register(DatabaseCollector(sessions))
+    return generate_latest(registry) + generate_latest(database)
+
+
+def register_metrics_route(app: Flask) -> None:
+    """Serve ``/metrics`` (unauthenticated unless ``KNEO_SERV_METRICS_TOKEN`` is set)."""
+    if not obs.metrics_enabled():
+        return
+
+    def metrics_view() -> Response:
+        token = obs.metrics_token()
+        if token is not None:
+            presented = request.headers.get("Authorization", "").partition(" ")[2].strip()
+            if not hmac.compare_digest(presented.encode(), token.encode()):
+                return Response("metrics token required\n", status=401, headers={"WWW-Authenticate": "Bearer"})
+        body = render_metrics(current_app.extensions["kneo.read_sessions"])
+        return Response(body, content_type=CONTENT_TYPE_LATEST)
+
+    app.add_url_rule("/metrics", "kneo_metrics", metrics_view, methods=["GET"])
