@@ -158,12 +158,12 @@ class Api:
     def create_run(self, spec: dict[str, Any], text: str, **body: Any) -> dict[str, Any]:
         response = self.call("POST", "/v1/runs", json={"input": text, "spec": spec, **body})
         assert response.status_code == 200, response.text
-        return response.json()  # type: ignore[no-any-return]
+        return response.json()
 
     def run(self, run_id: str) -> dict[str, Any]:
         response = self.call("GET", f"/v1/runs/{run_id}")
         assert response.status_code == 200, response.text
-        return response.json()  # type: ignore[no-any-return]
+        return response.json()
 
     def wait_status(self, run_id: str, statuses: set[str], timeout: float = 60) -> dict[str, Any]:
         deadline = time.monotonic() + timeout

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 BRIDGE = {"preferred_mode": "bridge", "allowed_modes": ["bridge"]}
@@ -15,7 +16,7 @@ def sequential(
     steps: list[dict[str, Any]],
     *,
     functions: dict[str, str] | None = None,
-    agents: list[str] = (),
+    agents: Sequence[str] = (),
     humans: dict[str, dict[str, Any]] | None = None,
     name: str = "test-flow",
 ) -> dict[str, Any]:
