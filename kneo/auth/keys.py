@@ -36,21 +36,7 @@ ROLE_SCOPES: dict[str, frozenset[str]] = {
     "viewer": frozenset({"runs:read", "specs:read", "human:read", "audit:read"}),
 }
 
-KNOWN_SCOPES = frozenset(
-    {
-        "runs:read",
-        "runs:write",
-        "specs:read",
-        "human:read",
-        "human:write",
-        "audit:read",
-        "audit:write",
-        "credentials:read",
-        "policies:read",
-        "policies:write",
-        "*",
-    }
-)
+KNOWN_SCOPES: frozenset[str] = frozenset().union(*ROLE_SCOPES.values())
 
 ENTRY_FORMAT_ERROR = "Invalid KNEO_SERV_API_KEYS entry. Expected 'name:key:role_or_scope[,role_or_scope]'."
 

@@ -79,38 +79,30 @@ def prune_runs(session: Session, cutoff: datetime, limit: int = BATCH) -> dict[s
     return counts
 
 
-def prune_checkpoints(session: Session, cutoff: datetime, limit: int = BATCH) -> dict[str, int]:
-    """Delete up to ``limit`` checkpoints older than ``cutoff`` of terminal runs only.
+def _prune_run_records(session: Session, model: Any, stamp: Any, cutoff: datetime, limit: int) -> int:
+    """Delete up to ``limit`` rows of ``model`` older than ``cutoff`` that belong to terminal runs.
 
     The run rows are locked too, so a run cannot be continued (failed → running) while its
-    checkpoints go.
+    records go.
     """
     rows = _rows(
         session,
-        select(Checkpoint.id)
-        .join(Run, Run.id == Checkpoint.run_id)
-        .where(Checkpoint.created_at < cutoff, Run.status.in_(TERMINAL))
-        .limit(limit),
-        Checkpoint,
+        select(model.id).join(Run, Run.id == model.run_id).where(stamp < cutoff, Run.status.in_(TERMINAL)).limit(limit),
+        model,
         Run,
     )
     ids = [row[0] for row in rows]
-    return {"checkpoints": _deleted(session, delete(Checkpoint).where(Checkpoint.id.in_(ids))) if ids else 0}
+    return _deleted(session, delete(model).where(model.id.in_(ids))) if ids else 0
+
+
+def prune_checkpoints(session: Session, cutoff: datetime, limit: int = BATCH) -> dict[str, int]:
+    """Delete up to ``limit`` checkpoints older than ``cutoff`` of terminal runs only."""
+    return {"checkpoints": _prune_run_records(session, Checkpoint, Checkpoint.created_at, cutoff, limit)}
 
 
 def prune_trace_events(session: Session, cutoff: datetime, limit: int = BATCH) -> dict[str, int]:
     """Delete up to ``limit`` trace events older than ``cutoff`` of terminal runs only."""
-    rows = _rows(
-        session,
-        select(TraceEvent.id)
-        .join(Run, Run.id == TraceEvent.run_id)
-        .where(TraceEvent.timestamp < cutoff, Run.status.in_(TERMINAL))
-        .limit(limit),
-        TraceEvent,
-        Run,
-    )
-    ids = [row[0] for row in rows]
-    return {"trace_events": _deleted(session, delete(TraceEvent).where(TraceEvent.id.in_(ids))) if ids else 0}
+    return {"trace_events": _prune_run_records(session, TraceEvent, TraceEvent.timestamp, cutoff, limit)}
 
 
 def prune_audit_events(session: Session, cutoff: datetime, limit: int = BATCH) -> dict[str, int]:

@@ -16,10 +16,9 @@ def run_metadata(run: Run, with_spec: bool = True) -> dict[str, Any]:
     return metadata
 
 
-def run_state(run: Run, with_spec: bool = True) -> dict[str, Any]:
-    """The stored RunState shape (contract §8.1), without trace events."""
+def _run_fields(run: Run, with_spec: bool) -> dict[str, Any]:
+    """The fields a RunState and a RunStatusResponse share."""
     return {
-        "id": run.id,
         "status": run.status,
         "agent_name": run.agent_name,
         "workflow_name": run.workflow_name,
@@ -27,15 +26,23 @@ def run_state(run: Run, with_spec: bool = True) -> dict[str, Any]:
         "input_text": run.input_text,
         "output_text": run.output_text,
         "current_step_index": run.current_step_index,
-        "current_step_id": run.current_step_id,
         "current_node_id": run.current_node_id,
         "visited_steps": list(run.visited_steps or []),
         "visited_nodes": list(run.visited_nodes or []),
-        "messages": list(run.messages or []),
         "pending_human_request": run.pending_human_request,
         "continuation_id": run.continuation_id,
         "metadata": run_metadata(run, with_spec),
         "error": run.error,
+    }
+
+
+def run_state(run: Run, with_spec: bool = True) -> dict[str, Any]:
+    """The stored RunState shape (contract §8.1), without trace events."""
+    return {
+        "id": run.id,
+        **_run_fields(run, with_spec),
+        "current_step_id": run.current_step_id,
+        "messages": list(run.messages or []),
         "parent_run_id": None,
         "tags": [],
         "created_at": isoformat(run.created_at),
@@ -48,24 +55,7 @@ def run_state(run: Run, with_spec: bool = True) -> dict[str, Any]:
 
 def run_status_view(run: Run) -> dict[str, Any]:
     """The RunStatusResponse shape (contract §1.6)."""
-    return {
-        "run_id": run.id,
-        "status": run.status,
-        "agent_name": run.agent_name,
-        "workflow_name": run.workflow_name,
-        "workflow_kind": run.workflow_kind,
-        "input_text": run.input_text,
-        "output_text": run.output_text,
-        "current_step_index": run.current_step_index,
-        "current_node_id": run.current_node_id,
-        "visited_steps": list(run.visited_steps or []),
-        "visited_nodes": list(run.visited_nodes or []),
-        "pending_human_request": run.pending_human_request,
-        "continuation_id": run.continuation_id,
-        "trace_event_count": run.trace_event_count,
-        "metadata": run_metadata(run),
-        "error": run.error,
-    }
+    return {"run_id": run.id, **_run_fields(run, with_spec=True), "trace_event_count": run.trace_event_count}
 
 
 def checkpoint_summary(cp: Checkpoint) -> dict[str, Any]:
