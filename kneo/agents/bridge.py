@@ -5,9 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from kneo.agents import guardrails
 from kneo.agents.callables import resolve_callable
 from kneo.agents.offline import run_offline_agent
-from kneo.agents.runtime import AgentRequest
+from kneo.agents.runtime import AgentRequest, run_agent
+from kneo.agents.tools import Components
 from kneo.specs import module_allowed
 from kneo.workflows.steps import StepOutcome
 
@@ -22,12 +24,24 @@ def _tool_handlers(plan: Mapping[str, Any], allowed_modules: Sequence[str]) -> d
 
 
 def run_bridge(request: AgentRequest) -> StepOutcome:
+    """Run the offline model, with the agent's input and output guardrails around it."""
     agent = request.agent
     handlers = _tool_handlers(request.plan, request.allowed_modules) if agent.get("tools") else {}
-    result = run_offline_agent(agent, request.input_text, handlers, request.should_stop)
     common = {"agent_name": agent["name"], "runtime_mode": "bridge"}
+    checks: list[dict[str, Any]] = []
+    components = Components(request, run_agent, checks)
+
+    def stage(name: str, text: str) -> str:
+        items = (agent.get("guardrails") or {}).get(name) or []
+        if not items:
+            return text
+        return guardrails.apply(name, items, text, checks, components.call, components.agent_text, **common)
+
+    input_text = stage("input", request.input_text)
+    result = run_offline_agent(agent, input_text, handlers, request.should_stop)
+    output_text = stage("output", result.output_text)
     events = [
-        {"type": "run_started", **common, "input_text": request.input_text, "metadata": {"message_count": 1}},
+        {"type": "run_started", **common, "input_text": input_text, "metadata": {"message_count": 1}},
         *(
             {
                 "type": "tool_called",
@@ -38,11 +52,12 @@ def run_bridge(request: AgentRequest) -> StepOutcome:
             }
             for c in result.tool_calls
         ),
+        *checks,
         {
             "type": "run_completed",
             **common,
-            "output_text": result.output_text,
+            "output_text": output_text,
             "metadata": {"message_count": len(result.messages), "iterations": result.iterations},
         },
     ]
-    return StepOutcome(output_text=result.output_text, events=events, messages=result.messages)
+    return StepOutcome(output_text=output_text, events=events, messages=result.messages)

@@ -33,15 +33,18 @@ def resolve_callable(implementation: str, allowed_modules: Sequence[str]) -> Cal
 
 
 def runs_inline(plan: Mapping[str, Any], kind: str, ref: str | None) -> bool:
-    """True for units that cannot block: offline (bridge) agents without tools.
+    """True for units that cannot block: offline (bridge) agents without tools or callable guardrails.
 
-    Native agents (model calls) and agents with tools (MCP, Python, agent tools) can block, so they
-    always go through Celery with their own time limits.
+    Native agents (model calls), agents with tools (MCP, Python, agent tools) and guardrails that
+    call a function or an agent can block, so they always go through Celery with their own time limits.
     """
     if kind not in ("agent", "guardrail"):
         return False
     agent = plan.get("agents", {}).get(ref or "")
     if agent is None or agent.get("tools"):
+        return False
+    checks = [item for items in (agent.get("guardrails") or {}).values() for item in items or []]
+    if any(item.get("type") not in ("keyword", "regex") for item in checks):
         return False
     return (agent.get("runtime") or {}).get("preferred_mode", "bridge") == "bridge"
 

@@ -108,6 +108,9 @@ def step_succeeded(
     return _finalize(ctx)
 
 
+UNRECOVERABLE_ERRORS = frozenset({"GuardrailViolation"})
+
+
 def step_failed(
     plan: Mapping[str, Any],
     state: Mapping[str, Any],
@@ -116,7 +119,12 @@ def step_failed(
     attempt: int,
     max_attempts: int,
 ) -> Decision:
-    """A unit's attempt failed: retry, continue, fall back or fail (spec-format §6.2, 1.2.0)."""
+    """A unit's attempt failed: retry, continue, fall back or fail (spec-format §6.2, 1.2.0).
+
+    A guardrail block is not a step failure: it is never retried and no error policy absorbs it.
+    """
+    if error.get("type") in UNRECOVERABLE_ERRORS:
+        return Decision(state=dict(state), status="failed", error=normalized_error(error))
     if attempt < max_attempts:
         return Decision(state=dict(state), retry_delay=backoff_seconds(attempt))
     if state.get("mode") == "agent":
