@@ -6,7 +6,9 @@ import importlib
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from kneo.agents import guardrails
 from kneo.agents.runtime import AgentRequest, agent_settings, run_agent
+from kneo.agents.tools import Components
 from kneo.specs import module_allowed
 from kneo.workflows.steps import ClaimedStep, StepOutcome
 
@@ -43,7 +45,9 @@ def runs_inline(plan: Mapping[str, Any], kind: str, ref: str | None) -> bool:
     agent = plan.get("agents", {}).get(ref or "")
     if agent is None or agent.get("tools"):
         return False
+    root = plan.get("agents", {}).get(plan.get("root_agent") or "__root__") or {}
     checks = [item for items in (agent.get("guardrails") or {}).values() for item in items or []]
+    checks += (root.get("guardrails") or {}).get("workflow") or []
     if any(item.get("type") not in ("keyword", "regex") for item in checks):
         return False
     return (agent.get("runtime") or {}).get("preferred_mode", "bridge") == "bridge"
@@ -54,15 +58,42 @@ def execute_unit(
     allowed_modules: Sequence[str],
     should_stop: Callable[[], bool] | None = None,
 ) -> StepOutcome:
-    """Run the unit and return its outcome; exceptions become a failed outcome."""
+    """Run the unit and return its outcome; exceptions become a failed outcome.
+
+    The root agent's ``workflow``-stage guardrails check every step output of the workflow.
+    """
     try:
         if claimed.kind in ("agent", "guardrail"):
-            return _run_agent(claimed, allowed_modules, should_stop)
-        if claimed.kind == "function":
-            return _run_function(claimed, allowed_modules)
-        raise StepExecutionError(f"Unsupported step kind: {claimed.kind}")
+            outcome = _run_agent(claimed, allowed_modules, should_stop)
+        elif claimed.kind == "function":
+            outcome = _run_function(claimed, allowed_modules)
+        else:
+            raise StepExecutionError(f"Unsupported step kind: {claimed.kind}")
+        return _workflow_guardrails(claimed, outcome, allowed_modules)
     except Exception as exc:
         return StepOutcome(error={"message": str(exc), "type": type(exc).__name__})
+
+
+def _workflow_guardrails(claimed: ClaimedStep, outcome: StepOutcome, allowed_modules: Sequence[str]) -> StepOutcome:
+    root = claimed.plan.get("agents", {}).get(claimed.plan.get("root_agent") or "__root__") or {}
+    items = (root.get("guardrails") or {}).get("workflow") or []
+    if not items or outcome.error is not None or claimed.plan.get("root_workflow") is None:
+        return outcome
+    request = AgentRequest(
+        plan=claimed.plan, agent=root, input_text=claimed.input_text, allowed_modules=allowed_modules
+    )
+    components = Components(request, run_agent, outcome.events)
+    outcome.output_text = guardrails.apply(
+        "workflow",
+        items,
+        outcome.output_text or "",
+        outcome.events,
+        components.call,
+        components.agent_text,
+        step_id=claimed.step_id,
+        agent_name=root.get("name"),
+    )
+    return outcome
 
 
 def _run_function(claimed: ClaimedStep, allowed_modules: Sequence[str]) -> StepOutcome:

@@ -1,4 +1,4 @@
-"""Guardrails (spec-format §8) for the native runtime: input, output and tool stages.
+"""Guardrails (spec-format §8): input, output, tool and workflow stages, for every agent runtime.
 
 ``keyword`` and ``regex`` checks fail when a keyword/pattern matches; ``function`` calls an
 allowlisted callable (bool, mapping or object result); ``agent`` runs the referenced agent on a

@@ -62,3 +62,26 @@ def test_guardrail_block_is_not_retried_or_continued() -> None:
     decision = engine.step_failed(plan, {"mode": "frames"}, unit, error, attempt=1, max_attempts=3)
     assert decision.status == "failed" and decision.retry_delay is None
     assert decision.error == {"message": "Guardrail 'g' failed", "type": "GuardrailViolation"}
+
+
+def test_workflow_stage_guardrails_check_every_step_output() -> None:
+    from kneo.agents.executor import execute_unit
+    from kneo.workflows.steps import ClaimedStep
+
+    raw = {
+        "version": "v1",
+        "agent": {"name": "root", "guardrails": {"workflow": [{**SSN, "action": "redact"}]}},
+        "workflow": {"type": "sequential", "steps": ["a"]},
+        "components": {"agents": {"a": {"name": "a"}}},
+    }
+    plan = compile_document(raw)
+    claimed = ClaimedStep("sr", "run", 1, 1, "a", "agent", "a", "ssn 123-45-6789", 30, plan, {})
+    outcome = execute_unit(claimed, ())
+    assert outcome.error is None
+    assert outcome.output_text == "[redacted by tool result guardrail]"
+    assert any(e["type"] == "guardrail_triggered" for e in outcome.events)
+    blocked = {**raw, "agent": {"name": "root", "guardrails": {"workflow": [SSN]}}}
+    failed = execute_unit(
+        ClaimedStep("sr", "run", 1, 1, "a", "agent", "a", "123-45-6789", 30, compile_document(blocked), {}), ()
+    )
+    assert failed.error is not None and failed.error["type"] == "GuardrailViolation"
