@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
+HARNESS ?= kneo_load.py
 
 .PHONY: install serve test lint typecheck check topology bench clean
 
@@ -35,7 +36,7 @@ topology: install
 	$(BIN)/python scripts/topology.py --port $(PORT)
 
 bench: install
-	$(BIN)/python bench/run_benchmarks.py
+	$(BIN)/python bench/run_benchmarks.py --harness $(HARNESS)
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache

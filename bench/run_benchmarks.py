@@ -2,10 +2,10 @@
 """Run the load harness (W1-W4) against the production topology on this machine and print medians.
 
 Starts gunicorn + Celery worker + beat on a fresh PostgreSQL database and Redis (scripts/topology.py),
-then runs ``kneo_load.py`` (from ``--harness``, default ``../shared/tools/kneo_load.py``) each
-workload ``--repeat`` times. Results go to ``bench/results/<timestamp>.json``.
+then runs the ``kneo_load.py`` load harness (``--harness PATH``) each workload ``--repeat`` times.
+Results go to ``bench/results/<timestamp>/summary.json``.
 
-    python bench/run_benchmarks.py --workloads w1,w2,w3 --repeat 3
+    python bench/run_benchmarks.py --harness path/to/kneo_load.py --workloads w1,w2,w3 --repeat 3
 """
 
 from __future__ import annotations
@@ -57,13 +57,17 @@ def _headline(workload: str, result: dict[str, object]) -> float | None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--harness", type=Path, default=ROOT.parent / "shared" / "tools" / "kneo_load.py")
+    parser.add_argument(
+        "--harness", type=Path, default=os.environ.get("KNEO_LOAD_HARNESS"), help="path to kneo_load.py"
+    )
     parser.add_argument("--workloads", default="w1,w2,w3")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--port", type=int, default=18044)
     parser.add_argument("--worker-concurrency", type=int, default=6)
     parser.add_argument("--web-workers", type=int, default=2)
     args = parser.parse_args()
+    if args.harness is None:
+        parser.error("--harness PATH (or KNEO_LOAD_HARNESS) must name the kneo_load.py load harness")
     database_url = _database()
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("KNEO_SERV_")},
