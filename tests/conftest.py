@@ -38,8 +38,7 @@ def module_database_url() -> Iterator[str]:
 def stack(module_database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
     """gunicorn + Celery worker + beat on PostgreSQL and Redis, shared by a test module."""
     topology = start_topology(tmp_path_factory.mktemp("stack"), module_database_url, next(_redis_dbs) % 16)
-    api = Api(topology.base_url)
-    api.topology = topology  # type: ignore[attr-defined]
+    api = Api(topology.base_url, topology, module_database_url)
     yield api
     topology.stop()
 

@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import psycopg2
 import pytest
 
 from tests.support.openai_stub import OpenAIStub, delayed, echo_last_tool, hang, status, text, tool_call
@@ -74,22 +73,14 @@ def platform(
         KNEO_SERV_HEALTH_PROVIDERS="openai",
         KNEO_SERV_HEALTH_MCP_SECRETS="KNEO_TEST_MCP_TOKEN",
     )
-    api = Api(topology.base_url)
-    api.topology = topology  # type: ignore[attr-defined]
-    api.database_url = module_database_url  # type: ignore[attr-defined]
-    api.workdir = workdir  # type: ignore[attr-defined]
+    api = Api(topology.base_url, topology, module_database_url)
+    api.workdir = workdir
     yield api
     topology.stop()
 
 
-def sql(api: Api, query: str, *args: object) -> list[tuple[Any, ...]]:
-    conn = psycopg2.connect(api.database_url)  # type: ignore[attr-defined]
-    try:
-        with conn, conn.cursor() as cursor:
-            cursor.execute(query, args)
-            return cursor.fetchall() if cursor.description else []
-    finally:
-        conn.close()
+def sql(api: Api, statement: str, *args: object) -> list[tuple[Any, ...]]:
+    return api.sql(statement, *args)
 
 
 NATIVE = {"preferred_mode": "native", "allowed_modes": ["native"], "native_provider": "openai"}
@@ -288,7 +279,7 @@ def test_secret_values_never_leak(platform: Api, stub: OpenAIStub) -> None:
     failed_run = [r for r in run_ids if r != ok["run_id"]]
     assert any("rejected credential" in b for b in bodies), "the provider error was recorded"
     assert failed_run and any('"status":"failed"' in b for b in bodies)
-    logs = {p.name: p.read_text(errors="replace") for p in Path(platform.workdir).glob("*.log")}  # type: ignore[attr-defined]
+    logs = {p.name: p.read_text(errors="replace") for p in Path(platform.workdir).glob("*.log")}
     assert logs
     tables = [row[0] for row in sql(platform, "SELECT tablename FROM pg_tables WHERE schemaname='public'")]
     dumps = {t: str(sql(platform, f'SELECT row_to_json(t)::text FROM "{t}" t')) for t in tables}

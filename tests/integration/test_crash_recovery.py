@@ -8,12 +8,11 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import psycopg2
 import pytest
 import redis
 
 from tests.support import specs
-from tests.support.services import Api, start_topology
+from tests.support.services import Api, query, start_topology
 
 
 @pytest.fixture
@@ -21,21 +20,13 @@ def live(database_url: str, tmp_path: Path) -> Iterator[Api]:
     topology = start_topology(
         tmp_path, database_url, 14, KNEO_TEST_MARKER_DIR=str(tmp_path), KNEO_TEST_SLOW_SECONDS="3"
     )
-    api = Api(topology.base_url)
-    api.topology = topology  # type: ignore[attr-defined]
-    api.database_url = database_url  # type: ignore[attr-defined]
+    api = Api(topology.base_url, topology, database_url)
     yield api
     topology.stop()
 
 
-def sql(url: str, query: str, *args: object) -> list[tuple[object, ...]]:
-    conn = psycopg2.connect(url)
-    try:
-        with conn, conn.cursor() as cursor:
-            cursor.execute(query, args)
-            return cursor.fetchall() if cursor.description else []
-    finally:
-        conn.close()
+def sql(url: str, statement: str, *args: object) -> list[tuple[object, ...]]:
+    return query(url, statement, *args)
 
 
 def wait_for(predicate, timeout: float = 30.0) -> None:  # type: ignore[no-untyped-def]
@@ -59,22 +50,21 @@ SLOW_SPEC = specs.sequential(
 def test_sigkill_worker_mid_step_completes_once(live: Api, tmp_path: Path) -> None:
     run = live.create_run(SLOW_SPEC, "crash me", async_mode=True)
     wait_for(lambda: any(tmp_path.glob("started-*")))
-    live.topology.kill("worker", signal.SIGKILL)  # type: ignore[attr-defined]
-    live.topology.start_worker("worker2")  # type: ignore[attr-defined]
+    live.topology.kill("worker", signal.SIGKILL)
+    live.topology.start_worker("worker2")
     final = live.wait_status(run["run_id"], {"completed", "failed"}, timeout=60)
     assert final["status"] == "completed"
     assert final["output_text"] == "DONE: CRASH ME"
     assert final["visited_steps"] == ["first", "slow", "last"]
     completions = sql(
         live.database_url,
-        "SELECT step_id, count(*) FROM checkpoints WHERE run_id=%s AND "  # type: ignore[attr-defined]
-        "type='step_completed' GROUP BY step_id",
+        "SELECT step_id, count(*) FROM checkpoints WHERE run_id=%s AND type='step_completed' GROUP BY step_id",
         run["run_id"],
     )
     assert dict(completions) == {"first": 1, "slow": 1, "last": 1}
     attempts = sql(
         live.database_url,
-        "SELECT attempt FROM step_runs WHERE run_id=%s AND step_id='slow'",  # type: ignore[attr-defined]
+        "SELECT attempt FROM step_runs WHERE run_id=%s AND step_id='slow'",
         run["run_id"],
     )
     assert attempts[0][0] >= 2, "the killed attempt and the recovered one are both counted"
@@ -86,7 +76,7 @@ def test_flushall_with_runs_in_flight_every_run_completes(live: Api) -> None:
     )
     runs = [live.create_run(spec, f"flush {i}", async_mode=True)["run_id"] for i in range(12)]
     time.sleep(0.5)
-    redis.Redis.from_url(live.topology.env["KNEO_SERV_BROKER_URL"]).flushall()  # type: ignore[attr-defined]
+    redis.Redis.from_url(live.topology.env["KNEO_SERV_BROKER_URL"]).flushall()
     for run_id in runs:
         final = live.wait_status(run_id, {"completed", "failed", "cancelled"}, timeout=120)
         assert final["status"] == "completed", final
@@ -100,20 +90,20 @@ def test_duplicated_step_message_changes_nothing(live: Api) -> None:
         row[0]
         for row in sql(
             live.database_url,
-            "SELECT id FROM step_runs WHERE run_id=%s",  # type: ignore[attr-defined]
+            "SELECT id FROM step_runs WHERE run_id=%s",
             run["run_id"],
         )
     ]
-    before = sql(live.database_url, "SELECT count(*) FROM checkpoints WHERE run_id=%s", run["run_id"])  # type: ignore[attr-defined]
+    before = sql(live.database_url, "SELECT count(*) FROM checkpoints WHERE run_id=%s", run["run_id"])
     from kneo.tasks.app import celery_app
 
-    celery_app.conf.broker_url = live.topology.env["KNEO_SERV_BROKER_URL"]  # type: ignore[attr-defined]
+    celery_app.conf.broker_url = live.topology.env["KNEO_SERV_BROKER_URL"]
     from kneo.tasks.dispatch import send_steps
     from kneo.workflows.transitions import Dispatch
 
     assert send_steps([Dispatch(step_id) for step_id in step_ids * 2]) == len(step_ids) * 2
     time.sleep(3)
-    after = sql(live.database_url, "SELECT count(*) FROM checkpoints WHERE run_id=%s", run["run_id"])  # type: ignore[attr-defined]
+    after = sql(live.database_url, "SELECT count(*) FROM checkpoints WHERE run_id=%s", run["run_id"])
     assert after == before
     assert live.run(run["run_id"])["output_text"] == "Final answer: Final answer: Final answer: dup"
 
@@ -129,13 +119,13 @@ def test_cancelled_run_never_ends_completed(live: Api, tmp_path: Path) -> None:
     assert final["visited_steps"] == ["first"]
     slow_row = sql(
         live.database_url,
-        "SELECT status, output_text FROM step_runs WHERE run_id=%s AND step_id='slow'",  # type: ignore[attr-defined]
+        "SELECT status, output_text FROM step_runs WHERE run_id=%s AND step_id='slow'",
         run["run_id"],
     )
     assert slow_row == [("completed", "done: CRASH ME".replace("CRASH ME", "CANCEL ME"))]
     assert sql(
         live.database_url,
-        "SELECT count(*) FROM step_runs WHERE run_id=%s AND step_id='last'",  # type: ignore[attr-defined]
+        "SELECT count(*) FROM step_runs WHERE run_id=%s AND step_id='last'",
         run["run_id"],
     ) == [(0,)]
 

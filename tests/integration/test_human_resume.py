@@ -5,10 +5,8 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-import psycopg2
-
 from tests.support import specs
-from tests.support.services import Api
+from tests.support.services import Api, query
 
 
 def blocked(api: Api, humans: dict[str, Any] | None = None) -> tuple[str, str, dict[str, Any]]:
@@ -22,13 +20,8 @@ def blocked(api: Api, humans: dict[str, Any] | None = None) -> tuple[str, str, d
 
 
 def audit_count(url: str, event_type: str, run_id: str) -> int:
-    conn = psycopg2.connect(url)
-    try:
-        with conn, conn.cursor() as cursor:
-            cursor.execute("SELECT count(*) FROM audit_events WHERE event_type=%s AND run_id=%s", (event_type, run_id))
-            return int(cursor.fetchone()[0])
-    finally:
-        conn.close()
+    rows = query(url, "SELECT count(*) FROM audit_events WHERE event_type=%s AND run_id=%s", event_type, run_id)
+    return int(rows[0][0])
 
 
 def resume(api: Api, task_id: str, body: dict[str, Any]) -> Any:

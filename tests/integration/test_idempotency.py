@@ -5,20 +5,12 @@ from __future__ import annotations
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
-import psycopg2
-
 from tests.support import specs
-from tests.support.services import Api
+from tests.support.services import Api, query
 
 
 def count_runs(database_url: str, marker: str) -> int:
-    conn = psycopg2.connect(database_url)
-    try:
-        with conn, conn.cursor() as cursor:
-            cursor.execute("SELECT count(*) FROM runs WHERE input_text = %s", (marker,))
-            return int(cursor.fetchone()[0])
-    finally:
-        conn.close()
+    return int(query(database_url, "SELECT count(*) FROM runs WHERE input_text = %s", marker)[0][0])
 
 
 def create(api: Api, key: str, text: str, role: str = "operator", **extra: object) -> tuple[int, dict]:

@@ -42,7 +42,7 @@ def test_request_id_reaches_every_step_log(stack: Api) -> None:
     )
     assert response.headers["X-Request-ID"] == request_id
     run_id = response.json()["run_id"]
-    workdir = stack.topology.workdir  # type: ignore[attr-defined]
+    workdir = stack.topology.workdir
     steps = wait_for_records(workdir / "worker.log", {"event": "step_executed", "request_id": request_id}, 3)
     assert sorted(r["step_id"] for r in steps) == ["a0", "a1", "a2"]
     assert {r["run_id"] for r in steps} == {run_id}
@@ -58,7 +58,7 @@ def test_one_json_request_record_with_documented_fields(stack: Api) -> None:
         headers={"X-Request-ID": request_id, "User-Agent": "kneo-tests/1.0"},
     )
     run_id = created.json()["run_id"]
-    workdir = stack.topology.workdir  # type: ignore[attr-defined]
+    workdir = stack.topology.workdir
     records = wait_for_records(workdir / "web.log", {"event": "http_request", "request_id": request_id}, 1)
     assert len(records) == 1
     record = records[0]
@@ -70,6 +70,6 @@ def test_one_json_request_record_with_documented_fields(stack: Api) -> None:
 def test_request_log_is_redacted(stack: Api) -> None:
     request_id = f"req-{uuid.uuid4()}"
     stack.call("GET", "/v1/runs/someone@example.com", headers={"X-Request-ID": request_id})
-    workdir = stack.topology.workdir  # type: ignore[attr-defined]
+    workdir = stack.topology.workdir
     records = wait_for_records(workdir / "web.log", {"event": "http_request", "request_id": request_id}, 1)
     assert records and "someone@example.com" not in json.dumps(records)

@@ -40,21 +40,13 @@ def live(module_database_url: str, tmp_path_factory: pytest.TempPathFactory) -> 
     )
     topology.start_worker("worker2")
     topology.start_beat("beat2")  # two beats schedule every sweep twice
-    api = Api(topology.base_url)
-    api.topology = topology  # type: ignore[attr-defined]
-    api.database_url = module_database_url  # type: ignore[attr-defined]
+    api = Api(topology.base_url, topology, module_database_url)
     yield api
     topology.stop()
 
 
-def sql(api: Api, query: str, *args: object) -> list[tuple[Any, ...]]:
-    conn = psycopg2.connect(api.database_url)  # type: ignore[attr-defined]
-    try:
-        with conn, conn.cursor() as cursor:
-            cursor.execute(query, args)
-            return cursor.fetchall() if cursor.description else []
-    finally:
-        conn.close()
+def sql(api: Api, statement: str, *args: object) -> list[tuple[Any, ...]]:
+    return api.sql(statement, *args)
 
 
 def wait_for(predicate: Callable[[], Any], timeout: float = 30.0, what: str = "condition") -> Any:
@@ -175,7 +167,7 @@ def test_run_deadline_times_out_blocked_and_running_runs(live: Api) -> None:
 
 
 def test_two_beats_apply_each_expiry_once(live: Api) -> None:
-    assert live.topology.processes["beat2"].poll() is None  # type: ignore[attr-defined]
+    assert live.topology.processes["beat2"].poll() is None
     expiring = [blocked(live, gate_spec("fail"), f"race {i}")["run_id"] for i in range(8)]
     escalating = [blocked(live, gate_spec("escalate"), f"esc {i}")["run_id"] for i in range(4)]
     deadlines = [
@@ -234,7 +226,7 @@ def flask(api: Api, *args: str, **env: str) -> dict[str, Any]:
     result = subprocess.run(
         [sys.executable, "-m", "flask", "--app", "wsgi", "sweeps", *args],
         cwd=ROOT,
-        env={**api.topology.env, **env},  # type: ignore[attr-defined]
+        env={**api.topology.env, **env},
         capture_output=True,
         text=True,
         timeout=120,
@@ -250,7 +242,7 @@ def test_flask_sweep_commands_run_once(live: Api) -> None:
     reconcile = subprocess.run(
         [sys.executable, "-m", "flask", "--app", "wsgi", "sweeps", "reconcile"],
         cwd=ROOT,
-        env=live.topology.env,  # type: ignore[attr-defined]
+        env=live.topology.env,
         capture_output=True,
         text=True,
         timeout=120,

@@ -7,7 +7,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import psycopg2
 import pytest
 import yaml
 
@@ -31,21 +30,13 @@ def kinds(module_database_url: str, tmp_path_factory: pytest.TempPathFactory) ->
         KNEO_TEST_LONG_NAP="2.5",
         KNEO_TEST_SHORT_NAP="1.0",
     )
-    api = Api(topology.base_url)
-    api.topology = topology  # type: ignore[attr-defined]
-    api.database_url = module_database_url  # type: ignore[attr-defined]
+    api = Api(topology.base_url, topology, module_database_url)
     yield api
     topology.stop()
 
 
-def sql(api: Api, query: str, *args: object) -> list[tuple[Any, ...]]:
-    conn = psycopg2.connect(api.database_url)  # type: ignore[attr-defined]
-    try:
-        with conn, conn.cursor() as cursor:
-            cursor.execute(query, args)
-            return cursor.fetchall() if cursor.description else []
-    finally:
-        conn.close()
+def sql(api: Api, statement: str, *args: object) -> list[tuple[Any, ...]]:
+    return api.sql(statement, *args)
 
 
 def trace(api: Api, run_id: str, event_type: str) -> list[dict[str, Any]]:

@@ -140,12 +140,30 @@ def start_topology(tmp: Path, database_url: str, redis_db: int = 0, **extra: str
     return topology
 
 
+def query(database_url: str, statement: str, *args: object) -> list[tuple[Any, ...]]:
+    """Run one statement on ``database_url`` in its own transaction; returns the rows (if any)."""
+    conn = psycopg2.connect(database_url)
+    try:
+        with conn, conn.cursor() as cursor:
+            cursor.execute(statement, args)
+            return cursor.fetchall() if cursor.description else []
+    finally:
+        conn.close()
+
+
 class Api:
     """A tiny HTTP client with role keys."""
 
-    def __init__(self, base_url: str) -> None:
+    def __init__(self, base_url: str, topology: Topology | None = None, database_url: str | None = None) -> None:
         self.base_url = base_url
+        self.topology = topology
+        self.database_url = database_url
         self.http = requests.Session()
+
+    def sql(self, statement: str, *args: object) -> list[tuple[Any, ...]]:
+        """Run one statement on the topology's database; returns the rows (if any)."""
+        assert self.database_url, "this Api has no database"
+        return query(self.database_url, statement, *args)
 
     def call(self, method: str, path: str, role: str | None = "operator", **kwargs: Any) -> requests.Response:
         headers = dict(kwargs.pop("headers", {}) or {})
