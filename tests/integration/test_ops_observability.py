@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import threading
+import time
 from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
@@ -145,6 +146,10 @@ def _metrics_workload(topology: Topology) -> list[dict[str, dict[str, float]]]:
         assert blocked["status"] == "blocked"
         listed = api.call("GET", "/v1/runs?limit=100").json()
         assert Counter(r["status"] for r in listed["runs"]) == {"completed": 8, "failed": 1, "blocked": 1}
+        deadline = time.monotonic() + 30  # beat's first reconcile pass may still be on its way
+        while _value(_scrape(topology.base_url), "kneo_sweep_runs_total", sweep="reconcile", result="ok") < 1:
+            assert time.monotonic() < deadline, "no reconcile sweep was counted within 30 s"
+            time.sleep(0.5)
         return [_scrape(topology.base_url) for _ in range(6)]
     finally:
         topology.stop()
