@@ -13,7 +13,7 @@ from typing import Any
 
 import requests
 
-from tests.support.services import API_KEYS_ENV, KEYS, ROOT, free_port
+from tests.support.services import ROOT, base_env, free_port
 
 KNEO = ROOT / ".venv" / "bin" / "kneo"
 LISTEN = "0A"  # TCP state in /proc/net/tcp
@@ -21,19 +21,7 @@ LISTEN = "0A"  # TCP state in /proc/net/tcp
 
 def embedded_env(state_dir: Path, **extra: str) -> dict[str, str]:
     """The environment of ``kneo serve``: no database or broker URL, API keys on (auth exercised)."""
-    env = {key: value for key, value in os.environ.items() if not key.startswith("KNEO_SERV_")}
-    env.update(
-        KNEO_SERV_STATE_DIR=str(state_dir),
-        KNEO_SERV_API_KEYS=API_KEYS_ENV,
-        KNEO_SERV_ADMIN_API_KEY=KEYS["admin"],
-        KNEO_SERV_ALLOWED_MODULES="tests.support",
-        KNEO_SERV_RECONCILE_INTERVAL_SECONDS="1",
-        KNEO_SERV_RECONCILE_STALE_SECONDS="2",
-        KNEO_SERV_LEASE_GRACE_SECONDS="2",
-        PYTHONPATH=str(ROOT),
-    )
-    env.update(extra)
-    return env
+    return base_env(KNEO_SERV_STATE_DIR=str(state_dir), **extra)
 
 
 class EmbeddedServer:

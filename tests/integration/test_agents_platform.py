@@ -3,18 +3,17 @@ OpenAI-compatible server started by the tests, and MCP servers over stdio and st
 
 from __future__ import annotations
 
-import subprocess
 import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
+from tests.support.mcp_process import mcp_http_server
 from tests.support.openai_stub import OpenAIStub, delayed, echo_last_tool, hang, status, text, tool_call
-from tests.support.services import ROOT, Api, free_port, start_topology
+from tests.support.services import ROOT, Api, start_topology
 
 REDIS_DB = 10
 PROVIDER_KEY = "kneo-it-provider-key-5f1c9a"
@@ -32,24 +31,8 @@ def stub() -> Iterator[OpenAIStub]:
 
 @pytest.fixture(scope="module")
 def mcp_http_url() -> Iterator[str]:
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "tests.support.mcp_server", "http", str(port)],
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}/mcp"
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        try:
-            httpx.get(url, timeout=1)
-            break
-        except httpx.TransportError:
-            time.sleep(0.1)
-    yield url
-    process.terminate()
-    process.wait(10)
+    with mcp_http_server() as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

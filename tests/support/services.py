@@ -78,11 +78,10 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def topology_env(database_url: str, redis_db: int, **extra: str) -> dict[str, str]:
+def base_env(**extra: str) -> dict[str, str]:
+    """This environment without KNEO_SERV_* settings, plus the test keys, allowlist and fast sweeps."""
     env = {key: value for key, value in os.environ.items() if not key.startswith("KNEO_SERV_")}
     env.update(
-        KNEO_SERV_DATABASE_URL=database_url,
-        KNEO_SERV_BROKER_URL=REDIS_URL.rsplit("/", 1)[0] + f"/{redis_db}",
         KNEO_SERV_API_KEYS=API_KEYS_ENV,
         KNEO_SERV_ADMIN_API_KEY=KEYS["admin"],
         KNEO_SERV_ALLOWED_MODULES="tests.support",
@@ -93,6 +92,11 @@ def topology_env(database_url: str, redis_db: int, **extra: str) -> dict[str, st
     )
     env.update(extra)
     return env
+
+
+def topology_env(database_url: str, redis_db: int, **extra: str) -> dict[str, str]:
+    broker = REDIS_URL.rsplit("/", 1)[0] + f"/{redis_db}"
+    return base_env(**{"KNEO_SERV_DATABASE_URL": database_url, "KNEO_SERV_BROKER_URL": broker, **extra})
 
 
 def start_private_redis(workdir: Path) -> tuple[subprocess.Popen[bytes], str]:

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from kneo.agents.errors import McpError
 from kneo.agents.mcp_pool import McpPool
 from kneo.redaction import REDACTED, redact
+from tests.support.mcp_process import mcp_http_server
 from tests.support.services import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -35,24 +33,8 @@ def pool() -> Iterator[McpPool]:
 
 @pytest.fixture(scope="module")
 def http_server() -> Iterator[str]:
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "tests.support.mcp_server", "http", str(port)],
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}/mcp"
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        try:
-            httpx.get(url, timeout=1)
-            break
-        except httpx.TransportError:
-            time.sleep(0.1)
-    yield url
-    process.terminate()
-    process.wait(10)
+    with mcp_http_server() as url:
+        yield url
 
 
 def test_stdio_tools_are_listed_called_and_the_session_reused(pool: McpPool, monkeypatch: pytest.MonkeyPatch) -> None:
