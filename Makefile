@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 HARNESS ?= kneo_load.py
 
-.PHONY: install serve test lint typecheck check topology bench clean
+.PHONY: install serve test test-services lint typecheck check topology bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -18,9 +18,13 @@ install: $(BIN)/python
 serve: install
 	$(BIN)/kneo serve --port $(PORT)
 
-## Install and run every test (needs PostgreSQL and Redis on 127.0.0.1; see README).
-test: install
+## Install, make sure the services the tests need run (PostgreSQL, Redis, nginx), run every test.
+test: install test-services
 	$(BIN)/pytest
+
+## Install and start what the tests need when it is missing (scripts/ensure_test_services.sh).
+test-services:
+	bash scripts/ensure_test_services.sh
 
 lint: install
 	$(BIN)/ruff check .
