@@ -8,12 +8,13 @@ from kneo.config import Settings, load_settings
 from kneo.db import make_engine, make_session_factory
 from kneo.notify import notifier_for
 from kneo.observability import web as observability
-from kneo.web import audit, credentials, graph, health, human, policies, runs, specs
+from kneo.web import audit, credentials, docs_ui, graph, health, human, policies, runs, specs
 from kneo.web.body_limit import ChunkedBodyLimit
 from kneo.web.context import close_db
 from kneo.web.errors import register_error_handlers
 from kneo.web.extensions import api
 from kneo.web.middleware import register_request_hooks
+from kneo.web.openapi import unify_versions
 
 BLUEPRINTS = (health.blp, runs.blp, specs.blp, human.blp, audit.blp, credentials.blp, policies.blp, graph.blp)
 API_PREFIXES = ("", "/v1")
@@ -29,10 +30,6 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fla
         OPENAPI_VERSION="3.1.0",
         OPENAPI_URL_PREFIX="/",
         OPENAPI_JSON_PATH="openapi.json",
-        OPENAPI_SWAGGER_UI_PATH="/docs",
-        OPENAPI_SWAGGER_UI_URL="https://cdn.jsdelivr.net/npm/swagger-ui-dist/",
-        OPENAPI_REDOC_PATH="/redoc",
-        OPENAPI_REDOC_URL="https://cdn.jsdelivr.net/npm/redoc/bundles/redoc.standalone.js",
         API_SPEC_OPTIONS={
             "info": {
                 "description": "Platform service API for Kneo Agent runs, specs, traces, checkpoints, "
@@ -55,11 +52,14 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fla
     app.teardown_appcontext(close_db)
     api.init_app(app)
     api.register_security()
+    registered: dict[str, str] = {}
     for blueprint in BLUEPRINTS:
         for prefix in API_PREFIXES:
-            api.register_blueprint(
-                blueprint, url_prefix=prefix or None, name=f"{blueprint.name}{prefix.replace('/', '_')}"
-            )
+            name = f"{blueprint.name}{prefix.replace('/', '_')}"
+            api.register_blueprint(blueprint, url_prefix=prefix or None, name=name)
+            registered[name] = blueprint.name
+    unify_versions(api, API_PREFIXES, registered)
+    app.register_blueprint(docs_ui.bp)
     register_error_handlers(app)
     register_request_hooks(app, settings)
     observability.init_app(app, settings, engine)

@@ -88,3 +88,43 @@ def scope_doc(scope: str) -> dict[str, Any]:
         "503": "SERVICE_UNAVAILABLE",
     }
     return {"security": SECURITY, "x-required-scope": scope, "responses": responses}
+
+
+HTTP_METHODS = frozenset({"get", "put", "post", "delete", "patch", "head", "options"})
+# Health probes live at the root (load balancers call them there); every other resource under /v1.
+ROOT_FIRST = frozenset({"health"})
+
+
+def unify_versions(api: Api, prefixes: tuple[str, ...], blueprints: dict[str, str]) -> None:
+    """One tag per resource; the primary route of each operation once, its other prefix deprecated.
+
+    ``blueprints`` maps each registered name (``runs``, ``runs_v1``) to its resource (``runs``).
+    Every operation gets a description: its summary, the scope it needs, and for an alias the
+    route to prefer.
+    """
+    for operations in api.spec._paths.values():
+        for method, operation in operations.items():
+            if method in HTTP_METHODS and isinstance(operation, dict):
+                operation["tags"] = [blueprints.get(tag, tag) for tag in operation.get("tags", [])]
+    for path, operations in api.spec._paths.items():
+        resource = next((t for op in operations.values() if isinstance(op, dict) for t in op.get("tags", [])), "")
+        versioned = [p for p in prefixes if p and path.startswith(p + "/")]
+        bare = path[len(versioned[0]) :] if versioned else path
+        primary = "" if resource in ROOT_FIRST else next(p for p in prefixes if p)
+        prefix = versioned[0] if versioned else ""
+        alias_of = None if prefix == primary else primary + bare
+        for method, operation in operations.items():
+            if method in HTTP_METHODS and isinstance(operation, dict):
+                _describe(operation, alias_of)
+    unique = {blueprints.get(t["name"], t["name"]): t for t in api.spec._tags}
+    api.spec._tags[:] = [{**tag, "name": name} for name, tag in unique.items()]
+
+
+def _describe(operation: dict[str, Any], alias_of: str | None) -> None:
+    parts = [operation.get("description") or operation.get("summary") or ""]
+    scope = operation.get("x-required-scope")
+    parts.append(f"Needs an API key with the `{scope}` scope (when auth is on)." if scope else "Needs no API key.")
+    if alias_of:
+        operation["deprecated"] = True
+        parts.append(f"Alias of `{alias_of}`, kept for older clients; new clients use `{alias_of}`.")
+    operation["description"] = " ".join(p for p in parts if p)
