@@ -7,15 +7,19 @@ worker and beat (through ``celeryconfig.py``) and the CLI.
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from kneo.auth.keys import ApiKeyRecord, parse_api_keys
+from kneo.sandbox import SERVICE_PREFIX, CommandRule, Sandbox, SkillRoot, parse_commands, parse_origin
 
 TRUTHY = frozenset({"1", "true", "yes", "on"})
 LOG_LEVELS = frozenset({"CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG"})
 DEFAULT_SQLITE_PATH = Path(".kneo") / "kneo_runs.sqlite"
+EXAMPLE_MCP_SERVER = "examples/agents/mcp_server.py"
+DEFAULT_SKILL_MAX_BYTES = 262_144
 
 
 class ConfigError(RuntimeError):
@@ -107,6 +111,7 @@ class AgentSettings:
     mcp_timeout_seconds: float | None = None
     mcp_retries: int = 0
     mcp_retry_backoff_seconds: float = 0.0
+    sandbox: Sandbox = field(default_factory=Sandbox)
 
 
 @dataclass(frozen=True)
@@ -133,6 +138,7 @@ class Settings:
     retention: Retention = field(default_factory=Retention)
     allowed_modules: tuple[str, ...] = ()
     spec_root: Path = field(default_factory=Path.cwd)
+    skills: SkillRoot = field(default_factory=lambda: SkillRoot(None))
     health_providers: tuple[str, ...] = ()
     health_mcp_secrets: tuple[str, ...] = ()
     otel_enabled: bool = False
@@ -183,12 +189,12 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     if log_level not in LOG_LEVELS:
         raise ConfigError(f"Invalid KNEO_SERV_LOG_LEVEL: {env.get('KNEO_SERV_LOG_LEVEL')}")
     database_url = (env.get("KNEO_SERV_DATABASE_URL") or "").strip() or None
-    default_broker = "redis://127.0.0.1:6379/0" if database_url else "memory://"
-    state_dir = Path(env.get("KNEO_SERV_STATE_DIR") or ".kneo")
+    state_dir = _state_dir(env)
+    spec_root = Path(env.get("KNEO_SERV_SPEC_ROOT") or Path.cwd()).resolve()
     return Settings(
         database_url=database_url,
         sqlite_path=state_dir / DEFAULT_SQLITE_PATH.name,
-        broker_url=(env.get("KNEO_SERV_BROKER_URL") or "").strip() or default_broker,
+        broker_url=_broker_url(env),
         api_keys=records,
         auth_enabled=auth_enabled,
         limits=_load_limits(env),
@@ -212,7 +218,11 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             idempotency_days=_optional_days(env, "KNEO_SERV_RETENTION_IDEMPOTENCY_DAYS"),
         ),
         allowed_modules=_csv(env, "KNEO_SERV_ALLOWED_MODULES"),
-        spec_root=Path(env.get("KNEO_SERV_SPEC_ROOT") or Path.cwd()).resolve(),
+        spec_root=spec_root,
+        skills=SkillRoot(
+            _skills_root(env, spec_root, state_dir),
+            _positive_int(env, "KNEO_SERV_SKILL_MAX_BYTES", DEFAULT_SKILL_MAX_BYTES),
+        ),
         health_providers=_csv(env, "KNEO_SERV_HEALTH_PROVIDERS"),
         health_mcp_secrets=_csv(env, "KNEO_SERV_HEALTH_MCP_SECRETS"),
         otel_enabled=is_truthy(env.get("KNEO_SERV_OTEL_ENABLED")),
@@ -220,6 +230,55 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         agents=load_agent_settings(env),
         require_signed_bundles=_signed_bundle_environments(env),
     )
+
+
+def _state_dir(env: Mapping[str, str]) -> Path:
+    return Path(env.get("KNEO_SERV_STATE_DIR") or ".kneo")
+
+
+def _broker_url(env: Mapping[str, str]) -> str:
+    """KNEO_SERV_BROKER_URL, else Redis on loopback with a database URL, else the embedded in-memory broker."""
+    default = "redis://127.0.0.1:6379/0" if (env.get("KNEO_SERV_DATABASE_URL") or "").strip() else "memory://"
+    return (env.get("KNEO_SERV_BROKER_URL") or "").strip() or default
+
+
+def _skills_root(env: Mapping[str, str], spec_root: Path, state_dir: Path) -> Path | None:
+    """KNEO_SERV_SKILLS_ROOT, else the spec root; never the state directory nor one containing it.
+
+    An explicit root that holds the state directory is a configuration error; a default one
+    disables skill sources (None).
+    """
+    raw = (env.get("KNEO_SERV_SKILLS_ROOT") or "").strip()
+    root = Path(raw).resolve() if raw else spec_root
+    state = state_dir.resolve()
+    if state == root or state.is_relative_to(root) or root.is_relative_to(state):
+        if raw:
+            raise ConfigError(f"KNEO_SERV_SKILLS_ROOT may not be or contain the state directory ({state}).")
+        return None
+    return root
+
+
+def _sandbox(env: Mapping[str, str]) -> Sandbox:
+    """The operator's allow-lists for what specs may spawn, reach and resolve."""
+    try:
+        origins = tuple(parse_origin(item) for item in _csv(env, "KNEO_SERV_OUTBOUND_ALLOWLIST"))
+        commands = parse_commands(env.get("KNEO_SERV_MCP_COMMANDS") or "")
+        path = (env.get("KNEO_SERV_MCP_COMMANDS_FILE") or "").strip()
+        if path:
+            commands += parse_commands(Path(path).read_text())
+    except (ValueError, OSError) as exc:
+        raise ConfigError(f"Invalid sandbox allow-list: {exc}") from None
+    if not commands and _broker_url(env).startswith("memory://"):
+        commands = _example_commands()
+    secrets = frozenset(_csv(env, "KNEO_SERV_SECRET_ALLOWLIST"))
+    if service := sorted(s for s in secrets if s.upper().startswith(SERVICE_PREFIX)):
+        raise ConfigError(f"KNEO_SERV_SECRET_ALLOWLIST may not list service settings: {', '.join(service)}")
+    return Sandbox(commands=commands, outbound=origins, secrets=secrets)
+
+
+def _example_commands() -> tuple[CommandRule, ...]:
+    """The embedded default trusts the project's own example MCP server, as it trusts its modules."""
+    return tuple(CommandRule(python, (EXAMPLE_MCP_SERVER,)) for python in ("python", "python3", sys.executable))
 
 
 def _signed_bundle_environments(env: Mapping[str, str]) -> tuple[str, ...]:
@@ -254,6 +313,7 @@ def load_agent_settings(environ: Mapping[str, str] | None = None) -> AgentSettin
         mcp_timeout_seconds=_positive_float(env, "KNEO_SERV_MCP_TIMEOUT_SECONDS", None),
         mcp_retries=int(_non_negative(env, "KNEO_SERV_MCP_RETRIES", 0, int)),
         mcp_retry_backoff_seconds=_non_negative(env, "KNEO_SERV_MCP_RETRY_BACKOFF_SECONDS", 0.0),
+        sandbox=_sandbox(env),
     )
     if agents.require_provider_secrets:
         from kneo.secrets import require_provider_secrets

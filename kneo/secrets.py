@@ -76,6 +76,17 @@ def env_references(text: str) -> list[str]:
 
 
 def resolve_references(text: str, owner: str, environ: Mapping[str, str] | None = None) -> str:
-    """Replace each ``${VAR}`` in ``text`` with the variable's value (missing → MissingSecretError)."""
+    """Replace each ``${VAR}`` in ``text`` with the variable's value (missing → MissingSecretError).
+
+    The names were vetted against the operator's secret allow-list when the server was bound;
+    a service setting (``KNEO_SERV_*``) is refused here regardless.
+    """
     env = os.environ if environ is None else environ
-    return _REFERENCE.sub(lambda m: require_secret(f"{owner}:{m.group(1)}", m.group(1), env), text)
+
+    def value(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name.upper().startswith("KNEO_SERV_"):
+            raise MissingSecretError(f"Service setting {name} cannot be referenced by '{owner}'.")
+        return require_secret(f"{owner}:{name}", name, env)
+
+    return _REFERENCE.sub(value, text)

@@ -1,7 +1,10 @@
 """Model providers behind one small interface; the OpenAI-compatible one uses the official ``openai`` SDK.
 
-Endpoint: the SDK's standard ``OPENAI_BASE_URL`` / ``OPENAI_API_KEY`` variables, or per agent
-``model.extra.base_url`` and ``model.extra.api_key_env`` (the *name* of the key's variable).
+Endpoint: the deployment's own (the SDK's standard ``OPENAI_BASE_URL``, else the provider
+default) with its key ``OPENAI_API_KEY``, or per agent ``model.extra.base_url``, reached only when
+it is on the operator's outbound allow-list. The deployment's key is never sent to a spec-chosen
+endpoint: there, only the variable ``model.extra.api_key_env`` names (on the operator's secret
+allow-list) is sent, else the placeholder ``no-key``.
 Each attempt is bounded by ``model.timeout_seconds`` (else ``KNEO_SERV_PROVIDER_TIMEOUT_SECONDS``,
 else the step's timeout); 408/409/429/5xx, timeouts and connection errors are retried
 ``KNEO_SERV_PROVIDER_RETRIES`` times with linear back-off (``Retry-After`` honoured, capped).
@@ -10,6 +13,7 @@ else the step's timeout); 408/409/429/5xx, timeouts and connection errors are re
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -21,12 +25,15 @@ import openai
 from kneo.agents.errors import ProviderError, RuntimeBindError, time_limit_of
 from kneo.config import AgentSettings
 from kneo.redaction import register_secret_env
+from kneo.sandbox import check_secret_name, check_url
 from kneo.secrets import provider_env_var, require_secret
 
 OPENAI_PROVIDERS = frozenset({"openai", "openai-agents", "default"})
 DEFAULT_MODEL = "gpt-4o"
 RETRYABLE_STATUS = frozenset({408, 409, 429})
 MAX_RETRY_AFTER_SECONDS = 30.0
+DEFAULT_BASE_URL = "https://api.openai.com/v1"
+NO_KEY = "no-key"  # what a spec-chosen endpoint gets when the spec names no key variable
 
 
 @dataclass
@@ -65,11 +72,11 @@ def provider_name(agent: Mapping[str, Any]) -> str:
     return str(runtime.get("native_provider") or model.get("provider") or "openai")
 
 
-_clients: dict[tuple[str | None, str, float], openai.OpenAI] = {}
+_clients: dict[tuple[str, str, float], openai.OpenAI] = {}
 _clients_lock = threading.Lock()
 
 
-def _client(base_url: str | None, api_key: str, timeout: float) -> openai.OpenAI:
+def _client(base_url: str, api_key: str, timeout: float) -> openai.OpenAI:
     key = (base_url, api_key, timeout)
     with _clients_lock:
         client = _clients.get(key)
@@ -90,10 +97,7 @@ class OpenAICompatibleProvider:
         model = agent.get("model") or {}
         extra = model.get("extra") or {}
         self.model = str(model.get("name") or DEFAULT_MODEL)
-        env_var = str(extra.get("api_key_env") or provider_env_var("openai"))
-        self.api_key = require_secret(f"provider:{self.provider}", env_var)
-        register_secret_env((env_var,))
-        self.base_url = extra.get("base_url") or None
+        self.base_url, self.api_key = endpoint(self.provider, extra, settings)
         self.timeout = float(model.get("timeout_seconds") or settings.provider_timeout_seconds or step_timeout or 600.0)
         self.retries = int(extra.get("max_retries", settings.provider_retries))
         self.backoff = float(extra.get("retry_backoff_seconds", settings.provider_retry_backoff_seconds))
@@ -127,6 +131,34 @@ class OpenAICompatibleProvider:
                     raise ProviderError(_describe(exc, attempt)) from None
                 time.sleep(_delay(exc, self.backoff, attempt))
         return _reply(response, attempt, (time.perf_counter() - started) * 1000)
+
+
+def deployment_base_url() -> str:
+    """The deployment's own endpoint: ``OPENAI_BASE_URL``, else the provider default."""
+    return (os.environ.get("OPENAI_BASE_URL") or "").strip() or DEFAULT_BASE_URL
+
+
+def _same_endpoint(a: str, b: str) -> bool:
+    return a.strip().rstrip("/").lower() == b.strip().rstrip("/").lower()
+
+
+def endpoint(provider: str, extra: Mapping[str, Any], settings: AgentSettings) -> tuple[str, str]:
+    """``(base_url, api_key)`` for an agent; a spec-chosen URL is vetted and never gets the deployment's key."""
+    own = deployment_base_url()
+    base_url = str(extra.get("base_url") or "").strip() or own
+    chosen = not _same_endpoint(base_url, own)
+    if chosen:
+        check_url(base_url, settings.sandbox.outbound, "model.extra.base_url")
+    own_key = provider_env_var("openai")
+    named = str(extra.get("api_key_env") or "")
+    if named and (chosen or named != own_key):
+        check_secret_name(named, settings.sandbox.secrets, "model.extra.api_key_env")
+    elif chosen:
+        return base_url, NO_KEY
+    env_var = named or own_key
+    api_key = require_secret(f"provider:{provider}", env_var)
+    register_secret_env((env_var,))
+    return base_url, api_key
 
 
 def _retryable(exc: openai.APIError) -> bool:

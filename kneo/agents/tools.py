@@ -1,8 +1,10 @@
 """The tools an agent is offered: allowlisted Python callables, MCP tools and agents-as-tools.
 
-Each call is checked against the agent's ``tool_permissions`` and its tool-stage guardrails
-(on the arguments before the call and on the result after it) and recorded as a ``tool_called``
-trace event. Components named by guardrails and memory policies run through the same resolver.
+An MCP server is vetted against the operator's allow-lists (command, origin, secret names) when
+the agent binds its tools, before anything is spawned or connected. Each call is checked against
+the agent's ``tool_permissions`` and its tool-stage guardrails (on the arguments before the call
+and on the result after it) and recorded as a ``tool_called`` trace event. Components named by
+guardrails and memory policies run through the same resolver.
 """
 
 from __future__ import annotations
@@ -104,6 +106,7 @@ class Toolbox:
             server = (self.request.plan.get("mcp_servers") or {}).get(ref.get("server"))
             if server is None:
                 raise ToolError(f"Tool '{name}' names an unknown MCP server: {ref.get('server')}")
+            self.request.settings.sandbox.check_mcp_server(ref["server"], server)
             mcp = {"server": ref["server"], "name": ref.get("name") or name, "config": server}
             if not spec.get("parameters"):  # import the remote tool's schema
                 remote = get_pool().list_tools(ref["server"], server, self.mcp_timeout).get(mcp["name"])

@@ -30,6 +30,7 @@ from kneo.cli.spec_common import (
     to_yaml,
     write_text,
 )
+from kneo.sandbox import SkillRoot
 from kneo.specs.migrate import source_version
 from kneo.workflows.kinds.layout import workflow_graph
 
@@ -100,7 +101,7 @@ def _compile(opts: SpecOptions, what: str) -> tuple[projects.Resolution, dict[st
         resolution = resolve(opts)
         try:
             plan = specs.compile_document(
-                resolution.spec, allowed_modules=opts.allowed_modules, spec_root=spec_root(resolution)
+                resolution.spec, allowed_modules=opts.allowed_modules, skills=SkillRoot(spec_root(resolution))
             )
         except specs.SpecInvalid as exc:
             found = [d.to_dict() for d in exc.diagnostics]

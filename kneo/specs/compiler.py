@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
+
+from kneo.sandbox import SkillRoot
 
 from .errors import Diagnostic, SpecError, SpecInvalid, SpecParseError, ValidationReport
 from .migrate import migrate_document
@@ -53,12 +54,12 @@ def compile_document(
     *,
     target: str = "workflow",
     allowed_modules: Sequence[str] = (),
-    spec_root: Path | None = None,
+    skills: SkillRoot | None = None,
 ) -> dict[str, Any]:
     """Compile a raw spec to a plan; raises :class:`SpecInvalid` when any error diagnostic exists.
 
     Nothing is imported: implementations are checked against ``allowed_modules`` only.
-    Skill sources are read (confined under ``spec_root``) when ``spec_root`` is given.
+    Skill sources are read (confined under the skills root, within its limits) when ``skills`` is given.
     """
     if target not in TARGETS:
         raise SpecError(f"Unsupported target: {target}. Use 'workflow' or 'agent'.", code="spec_target_invalid")
@@ -66,7 +67,7 @@ def compile_document(
     diagnostics = _diagnostics(prepared, allowed_modules)
     if prepared.spec is None or any(d.severity == "error" for d in diagnostics):
         raise SpecInvalid(diagnostics)
-    return build_plan(prepared.spec, prepared.declared, target=target, spec_root=spec_root)
+    return build_plan(prepared.spec, prepared.declared, target=target, skills=skills)
 
 
 def _checked_spec(raw: Mapping[str, Any]) -> dict[str, Any]:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import copy
-from pathlib import Path
 from typing import Any
+
+from kneo.sandbox import SkillRoot
 
 from .skills import load_skill
 from .walk import ROOT, guardrail_stages
@@ -167,9 +168,9 @@ def tool_plan(name: str, tool: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def skill_plan(name: str, skill: dict[str, Any], spec_root: Path | None) -> dict[str, Any]:
-    if spec_root is not None:
-        return load_skill(name, skill, spec_root)
+def skill_plan(name: str, skill: dict[str, Any], skills: SkillRoot | None) -> dict[str, Any]:
+    if skills is not None:
+        return load_skill(name, skill, skills)
     return {
         "name": name,
         "description": skill.get("description"),
@@ -181,7 +182,7 @@ def skill_plan(name: str, skill: dict[str, Any], spec_root: Path | None) -> dict
 
 
 def build_plan(
-    spec: dict[str, Any], declared: dict[str, Any], *, target: str, spec_root: Path | None
+    spec: dict[str, Any], declared: dict[str, Any], *, target: str, skills: SkillRoot | None
 ) -> dict[str, Any]:
     """Assemble the plan. ``spec`` is defaults-filled; ``declared`` the normalised document."""
     comps = spec["components"]
@@ -205,6 +206,6 @@ def build_plan(
         "humans": {k: human_plan(h) for k, h in comps["humans"].items()},
         "tools": {k: tool_plan(k, t) for k, t in spec["tools"].items()},
         "mcp_servers": copy.deepcopy(declared.get("mcp_servers") or {}),
-        "skills": {k: skill_plan(k, s, spec_root) for k, s in spec["skills"].items()},
+        "skills": {k: skill_plan(k, s, skills) for k, s in spec["skills"].items()},
         "spec_name": spec_name if isinstance(spec_name, str) else None,
     }

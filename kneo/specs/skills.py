@@ -1,4 +1,9 @@
-"""Reading declared skill bundles (files only, confined under the spec root) at compile time."""
+"""Reading declared skill bundles at compile time: text files only, confined under the skills root.
+
+The root is the operator's (``KNEO_SERV_SKILLS_ROOT``), never the state directory. Hidden files
+and directories are skipped (a hidden source is refused), only text types are read, and all the
+files read for one skill together stay within the root's byte limit.
+"""
 
 from __future__ import annotations
 
@@ -9,11 +14,13 @@ from typing import Any
 
 import yaml
 
+from kneo.sandbox import SkillRoot
+
 from .errors import SpecNotFound, SpecParseError, SpecPathConfined
 from .loading import resolve_confined, to_plain
 
-MAX_SKILL_FILE_BYTES = 1024 * 1024
 MAX_RESOURCES = 200
+TEXT_SUFFIXES = frozenset({".md", ".markdown", ".txt", ".yaml", ".yml", ".json"})
 INSTRUCTION_FILES = ("SKILL.md", "skill.md", "README.md")
 METADATA_FILES = ("skill.yaml", "skill.yml", "skill.json")
 
@@ -22,19 +29,30 @@ def _check_source(source: str) -> None:
     parts = source.replace("\\", "/").split("/")
     if source.startswith("~") or ".." in parts:
         raise SpecPathConfined(f"Skill source may not contain '..' or start with '~': {source}")
+    if any(part.startswith(".") and part != "." for part in parts):
+        raise SpecPathConfined(f"Skill source may not name a hidden file or directory: {source}")
 
 
-def _read_text(path: Path, root: Path) -> str:
-    resolved = path.resolve()
-    if not resolved.is_relative_to(root):
-        raise SpecPathConfined(f"Skill file escapes the spec root: {path.name}")
-    try:
-        data = resolved.read_bytes()[: MAX_SKILL_FILE_BYTES + 1]
-    except OSError:
-        raise SpecNotFound(f"Skill file cannot be read: {path.name}") from None
-    if len(data) > MAX_SKILL_FILE_BYTES:
-        raise SpecParseError(f"Skill file is too large: {path.name}")
-    return data.decode("utf-8", errors="replace")
+class _Reader:
+    """Reads the text files of one skill under ``root`` within one byte budget."""
+
+    def __init__(self, root: Path, max_bytes: int) -> None:
+        self.root, self.left = root, max_bytes
+
+    def text(self, path: Path) -> str:
+        resolved = path.resolve()
+        if not resolved.is_relative_to(self.root):
+            raise SpecPathConfined(f"Skill file escapes the skills root: {path.name}")
+        if resolved.suffix.lower() not in TEXT_SUFFIXES:
+            raise SpecParseError(f"Skill file type is not allowed ({', '.join(sorted(TEXT_SUFFIXES))}): {path.name}")
+        try:
+            data = resolved.read_bytes()[: self.left + 1]
+        except OSError:
+            raise SpecNotFound(f"Skill file cannot be read: {path.name}") from None
+        if len(data) > self.left:
+            raise SpecParseError(f"Skill files exceed the skill size limit: {path.name}")
+        self.left -= len(data)
+        return data.decode("utf-8", errors="replace")
 
 
 def _parse_metadata(text: str, name: str) -> dict[str, Any]:
@@ -69,14 +87,18 @@ def _split_front_matter(text: str) -> tuple[dict[str, Any] | None, str]:
     return None, text
 
 
-def _read_bundle(directory: Path, root: Path) -> tuple[str, dict[str, Any], list[str]]:
-    files = {p.name: p for p in directory.iterdir() if p.is_file()}
+def _visible(path: Path, directory: Path) -> bool:
+    return not any(part.startswith(".") for part in path.relative_to(directory).parts)
+
+
+def _read_bundle(directory: Path, reader: _Reader) -> tuple[str, dict[str, Any], list[str]]:
+    files = {p.name: p for p in directory.iterdir() if p.is_file() and _visible(p, directory)}
     instructions, metadata = "", {}
     used: set[str] = set()
     for name in INSTRUCTION_FILES:
         if name in files:
             used.add(name)
-            front, instructions = _split_front_matter(_read_text(files[name], root))
+            front, instructions = _split_front_matter(reader.text(files[name]))
             if front is not None and name == "SKILL.md":
                 metadata = front
             break
@@ -84,28 +106,31 @@ def _read_bundle(directory: Path, root: Path) -> tuple[str, dict[str, Any], list
         for name in METADATA_FILES:
             if name in files:
                 used.add(name)
-                metadata = _parse_metadata(_read_text(files[name], root), name)
+                metadata = _parse_metadata(reader.text(files[name]), name)
                 break
     resources: list[str] = []
     for path in islice(directory.rglob("*"), MAX_RESOURCES * 5):
-        if path.is_file() and (path.parent != directory or path.name not in used):
+        if path.is_file() and _visible(path, directory) and (path.parent != directory or path.name not in used):
             resources.append(path.relative_to(directory).as_posix())
     resources = sorted(resources)[:MAX_RESOURCES]
     return instructions, metadata, resources
 
 
-def load_skill(name: str, skill: dict[str, Any], spec_root: Path) -> dict[str, Any]:
+def load_skill(name: str, skill: dict[str, Any], skills: SkillRoot) -> dict[str, Any]:
     """Plan entry of one skill: name, description, instructions, metadata, source, resources."""
     source = skill["source"]
+    if skills.path is None:
+        raise SpecPathConfined("Skill sources are disabled on this server: the operator sets KNEO_SERV_SKILLS_ROOT.")
     _check_source(source)
-    root = Path(spec_root).resolve()
+    root = Path(skills.path).resolve()
     path = resolve_confined(source, root, what="Skill source")
     if not path.exists():
         raise SpecNotFound(f"Skill source does not exist: {source}")
+    reader = _Reader(root, skills.max_bytes)
     if path.is_dir():
-        instructions, metadata, resources = _read_bundle(path, root)
+        instructions, metadata, resources = _read_bundle(path, reader)
     elif path.is_file():
-        instructions, metadata, resources = _read_text(path, root), {}, []
+        instructions, metadata, resources = reader.text(path), {}, []
     else:
         raise SpecNotFound(f"Skill source is not a file or directory: {source}")
     description = skill.get("description") or metadata.get("description")

@@ -10,12 +10,28 @@ from marshmallow import fields
 
 from kneo.audit.record import record_audit
 from kneo.db import transaction
+from kneo.errors import Unprocessable
+from kneo.sandbox import SERVICE_PREFIX
 from kneo.secrets import PROVIDER_ENV, SERVICE_TOKENS, extra_reference, provider_reference, reference
 from kneo.web.auth import current_principal, require_scope
-from kneo.web.context import db
+from kneo.web.context import db, settings
 from kneo.web.extensions import Blueprint
 from kneo.web.responses import json_response
 from kneo.web.schemas import StrictSchema
+
+
+def _check_extras(names: list[str]) -> None:
+    """Only variables the operator named (secret allow-list, readiness secrets) are looked up."""
+    config = settings()
+    allowed = config.agents.sandbox.secrets | set(config.health_mcp_secrets)
+    refused = sorted({n for n in names if n not in allowed or n.upper().startswith(SERVICE_PREFIX)})
+    if refused:
+        raise Unprocessable(
+            "extras may only name variables on the operator's secret allow-list (KNEO_SERV_SECRET_ALLOWLIST).",
+            code="secret_not_allowed",
+            extras=refused,
+        )
+
 
 blp = Blueprint("credentials", __name__, description="Which secrets are configured (never their values).")
 
@@ -33,6 +49,7 @@ class Credentials(MethodView):
     @blp.response(200)
     def get(self, query: dict[str, Any]) -> Response:
         """The inventory of provider, extra and service-token references."""
+        _check_extras(query["extras"])
         providers = query["providers"] or list(PROVIDER_ENV)
         inventory: dict[str, Any] = {
             "providers": {p: provider_reference(p) for p in providers},

@@ -108,7 +108,7 @@ class SpecCompile(MethodView):
         raw = load_raw(signed_body(body, settings()))
         if body.get("environment"):
             enforce_stored_policy(db(), raw, body["environment"], settings())
-        specs.compile_document(raw, allowed_modules=settings().allowed_modules, spec_root=settings().spec_root)
+        specs.compile_document(raw, allowed_modules=settings().allowed_modules, skills=settings().skills)
         report = specs.validate_document(raw, allowed_modules=settings().allowed_modules)
         audit("spec.compiled", body, valid=True)
         return json_response(

@@ -74,19 +74,15 @@ def compiled_plan(raw: dict[str, Any], target: str, settings: Settings) -> dict[
     """
     if raw.get("skills"):
         return specs.compile_document(
-            raw, target=target, allowed_modules=settings.allowed_modules, spec_root=settings.spec_root
+            raw, target=target, allowed_modules=settings.allowed_modules, skills=settings.skills
         )
-    key = hashlib.sha256(
-        specs.canonical_json([raw, target, list(settings.allowed_modules), str(settings.spec_root)])
-    ).hexdigest()
+    key = hashlib.sha256(specs.canonical_json([raw, target, list(settings.allowed_modules)])).hexdigest()
     with _plan_cache_lock:
         cached = _plan_cache.get(key)
         if cached is not None:
             _plan_cache.move_to_end(key)
             return copy.deepcopy(cached)
-    plan = specs.compile_document(
-        raw, target=target, allowed_modules=settings.allowed_modules, spec_root=settings.spec_root
-    )
+    plan = specs.compile_document(raw, target=target, allowed_modules=settings.allowed_modules, skills=settings.skills)
     with _plan_cache_lock:
         _plan_cache[key] = plan
         while len(_plan_cache) > PLAN_CACHE_SIZE:

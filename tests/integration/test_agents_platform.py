@@ -55,6 +55,11 @@ def platform(
         KNEO_SERV_MCP_TIMEOUT_SECONDS="20",
         KNEO_SERV_HEALTH_PROVIDERS="openai",
         KNEO_SERV_HEALTH_MCP_SECRETS="KNEO_TEST_MCP_TOKEN",
+        # The allow-lists as docs/operations/security.md says: the loopback MCP server is listed
+        # explicitly (the deployment's own OPENAI_BASE_URL needs no entry).
+        KNEO_SERV_MCP_COMMANDS=f"{sys.executable} -m tests.support.mcp_server",
+        KNEO_SERV_OUTBOUND_ALLOWLIST=mcp_http_url.rsplit("/", 1)[0],
+        KNEO_SERV_SECRET_ALLOWLIST="KNEO_TEST_MCP_TOKEN,NOT_SET_ANYWHERE",
     )
     api = Api(topology.base_url, topology, module_database_url)
     api.workdir = workdir

@@ -7,10 +7,12 @@ from pathlib import Path
 
 import pytest
 
+from kneo.sandbox import SkillRoot
 from kneo.specs import (
     SpecError,
     SpecInvalid,
     SpecNotFound,
+    SpecParseError,
     SpecPathConfined,
     compile_document,
     compile_summary,
@@ -183,7 +185,7 @@ def _with_skill(source: str) -> dict:
 
 
 def test_skills_loaded_under_root() -> None:
-    plan = compile_document(_with_skill("skills/review"), allowed_modules=ALLOWED, spec_root=DATA)
+    plan = compile_document(_with_skill("skills/review"), allowed_modules=ALLOWED, skills=SkillRoot(DATA))
     skill = plan["skills"]["review"]
     assert skill["instructions"].strip() == "Check correctness first."
     assert skill["metadata"] == {
@@ -193,9 +195,8 @@ def test_skills_loaded_under_root() -> None:
     }
     assert skill["description"] == "Reviews"
     assert plan["agents"]["__root__"]["skills"] == ["review"]
-    single = compile_document(_with_skill(str(DATA / "skills" / "single.md")), allowed_modules=ALLOWED, spec_root=DATA)[
-        "skills"
-    ]["review"]
+    single_spec = _with_skill(str(DATA / "skills" / "single.md"))
+    single = compile_document(single_spec, allowed_modules=ALLOWED, skills=SkillRoot(DATA))["skills"]["review"]
     assert single["instructions"] == "Single-file skill body.\n" and single["metadata"] == {}
     unread = compile_document(_with_skill("skills/review"), allowed_modules=ALLOWED)["skills"]["review"]
     assert unread["instructions"] is None
@@ -204,13 +205,40 @@ def test_skills_loaded_under_root() -> None:
 @pytest.mark.parametrize("source", ["../factories.py", "skills/../../x", "~/skills", "/etc"])
 def test_skill_source_confined(source: str) -> None:
     with pytest.raises(SpecPathConfined):
-        compile_document(_with_skill(source), allowed_modules=ALLOWED, spec_root=DATA)
+        compile_document(_with_skill(source), allowed_modules=ALLOWED, skills=SkillRoot(DATA))
 
 
 def test_skill_source_missing() -> None:
     with pytest.raises(SpecNotFound) as info:
-        compile_document(_with_skill("skills/nope"), allowed_modules=ALLOWED, spec_root=DATA)
+        compile_document(_with_skill("skills/nope"), allowed_modules=ALLOWED, skills=SkillRoot(DATA))
     assert "Skill source does not exist" in info.value.message
+
+
+@pytest.mark.parametrize("source", [".kneo/kneo_runs.sqlite", "skills/.hidden", "./.git/config"])
+def test_skill_source_never_hidden(source: str) -> None:
+    with pytest.raises(SpecPathConfined):
+        compile_document(_with_skill(source), allowed_modules=ALLOWED, skills=SkillRoot(DATA))
+
+
+def test_skill_sources_refused_without_a_skills_root() -> None:
+    with pytest.raises(SpecPathConfined) as info:
+        compile_document(_with_skill("skills/review"), allowed_modules=ALLOWED, skills=SkillRoot(None))
+    assert "KNEO_SERV_SKILLS_ROOT" in info.value.message
+
+
+def test_skill_files_are_text_within_the_size_limit(tmp_path: Path) -> None:
+    bundle = tmp_path / "bundle"
+    bundle.mkdir()
+    (bundle / "run.sqlite").write_bytes(b"SQLite format 3\x00")
+    with pytest.raises(SpecParseError, match="type is not allowed"):
+        compile_document(_with_skill("bundle/run.sqlite"), allowed_modules=ALLOWED, skills=SkillRoot(tmp_path))
+    (bundle / "README.md").write_text("x" * 600)
+    (bundle / "skill.yaml").write_text("name: big\ndescription: " + "y" * 600)
+    with pytest.raises(SpecParseError, match="size limit"):
+        compile_document(_with_skill("bundle"), allowed_modules=ALLOWED, skills=SkillRoot(tmp_path, max_bytes=1000))
+    (bundle / ".env").write_text("SECRET=1")
+    plan = compile_document(_with_skill("bundle"), allowed_modules=ALLOWED, skills=SkillRoot(tmp_path, 2000))
+    assert plan["skills"]["review"]["resources"] == ["run.sqlite"]
 
 
 def test_summary_and_explain() -> None:
@@ -247,12 +275,13 @@ def test_skill_bundle_symlink_escape(tmp_path: Path) -> None:
     bundle.mkdir(parents=True)
     (bundle / "README.md").symlink_to(secret)
     with pytest.raises(SpecPathConfined):
-        compile_document(_with_skill("bundle"), allowed_modules=ALLOWED, spec_root=tmp_path / "root")
+        compile_document(_with_skill("bundle"), allowed_modules=ALLOWED, skills=SkillRoot(tmp_path / "root"))
     (bundle / "README.md").unlink()
     (bundle / "README.md").write_text("ok")
     (bundle / "skill.json").write_text('{"name": "b", "tags": ["t"]}')
     (bundle / "extra.txt").write_text("resource")
-    skill = compile_document(_with_skill("bundle"), allowed_modules=ALLOWED, spec_root=tmp_path / "root")["skills"]
+    root = SkillRoot(tmp_path / "root")
+    skill = compile_document(_with_skill("bundle"), allowed_modules=ALLOWED, skills=root)["skills"]
     assert skill["review"]["instructions"] == "ok"
     assert skill["review"]["metadata"] == {"name": "b", "tags": ["t"]}
     assert skill["review"]["resources"] == ["extra.txt"]

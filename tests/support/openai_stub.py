@@ -88,6 +88,11 @@ class OpenAIStub:
         assert self._server is not None
         return f"http://127.0.0.1:{self._server.server_address[1]}/v1"
 
+    @property
+    def origin(self) -> str:
+        """``scheme://host:port`` of the stub, as an entry of KNEO_SERV_OUTBOUND_ALLOWLIST."""
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
     def script(self, model: str, steps: list[Step]) -> None:
         with self._lock:
             self.scripts[model] = list(steps)

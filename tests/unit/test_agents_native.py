@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 
 from kneo.agents.runtime import AgentRequest, run_agent
-from kneo.config import AgentSettings
+from kneo.config import AgentSettings, load_agent_settings
+from kneo.sandbox import OutboundNotAllowed, SecretNotAllowed
 from kneo.secrets import MissingSecretError
 from tests.support.openai_stub import OpenAIStub, echo_last_tool, hang, status, text, tool_call
 
@@ -199,8 +200,25 @@ def test_per_agent_endpoint_and_key_env(stub: OpenAIStub, monkeypatch: pytest.Mo
     monkeypatch.setenv("LOCAL_LLM_API_KEY", "local-llm-key-123")
     stub.script("m-local", [text("local")])
     spec = agent("m-local", model_extra={"base_url": stub.base_url, "api_key_env": "LOCAL_LLM_API_KEY"})
-    assert run(spec).output_text == "local"
+    with pytest.raises(OutboundNotAllowed):
+        run(spec)
+    allowed = {"KNEO_SERV_OUTBOUND_ALLOWLIST": stub.origin}
+    with pytest.raises(SecretNotAllowed):
+        run(spec, settings=load_agent_settings(allowed))
+    assert stub.count("m-local") == 0
+    listed = load_agent_settings({**allowed, "KNEO_SERV_SECRET_ALLOWLIST": "LOCAL_LLM_API_KEY"})
+    assert run(spec, settings=listed).output_text == "local"
     assert stub.headers["m-local"][0]["authorization"] == "Bearer local-llm-key-123"
+
+
+def test_deployment_key_goes_only_to_the_deployment_endpoint(stub: OpenAIStub, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("OPENAI_BASE_URL")  # the deployment's own endpoint is now the provider default
+    stub.script("m-chosen", [text("chosen")])
+    settings = load_agent_settings({"KNEO_SERV_OUTBOUND_ALLOWLIST": stub.origin})
+    assert run(agent("m-chosen", model_extra={"base_url": stub.base_url}), settings=settings).output_text == "chosen"
+    assert stub.headers["m-chosen"][0]["authorization"] == "Bearer no-key"
+    with pytest.raises(SecretNotAllowed):  # never a service setting, even when listed
+        run(agent("m-chosen", model_extra={"api_key_env": "KNEO_SERV_ADMIN_API_KEY"}), settings=settings)
 
 
 def test_python_tool_outside_allowlist_is_refused() -> None:
