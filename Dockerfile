@@ -33,6 +33,7 @@ RUN wheel="$(find /tmp/dist -name 'kneo-*.whl')" \
     && rm -rf /tmp/dist
 COPY deploy/gunicorn.conf.py deploy/gunicorn.conf.py
 COPY scripts/deployment_smoke.py scripts/deployment_smoke.py
+COPY examples/smoke_human_workflow.yaml examples/smoke_human_workflow.yaml
 # Writable state: the embedded SQLite database (.kneo/) and the Prometheus multiprocess directory.
 RUN mkdir -p /app/.kneo /var/run/kneo-metrics \
     && chown -R kneo:kneo /app/.kneo /var/run/kneo-metrics

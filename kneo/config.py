@@ -10,6 +10,7 @@ import os
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 
 from kneo.auth.keys import ApiKeyRecord, parse_api_keys
@@ -145,6 +146,7 @@ class Settings:
     idempotency_ttl_seconds: int = 86_400
     agents: AgentSettings = field(default_factory=AgentSettings)
     require_signed_bundles: tuple[str, ...] = ()
+    trusted_proxies: tuple[IPv4Network | IPv6Network, ...] = ()
 
     @property
     def sqlalchemy_url(self) -> str:
@@ -229,6 +231,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         idempotency_ttl_seconds=_positive_int(env, "KNEO_SERV_IDEMPOTENCY_TTL_SECONDS", 86_400),
         agents=load_agent_settings(env),
         require_signed_bundles=_signed_bundle_environments(env),
+        trusted_proxies=_networks(env, "KNEO_SERV_TRUSTED_PROXIES"),
     )
 
 
@@ -279,6 +282,14 @@ def _sandbox(env: Mapping[str, str]) -> Sandbox:
 def _example_commands() -> tuple[CommandRule, ...]:
     """The embedded default trusts the project's own example MCP server, as it trusts its modules."""
     return tuple(CommandRule(python, (EXAMPLE_MCP_SERVER,)) for python in ("python", "python3", sys.executable))
+
+
+def _networks(env: Mapping[str, str], name: str) -> tuple[IPv4Network | IPv6Network, ...]:
+    """A CSV of addresses or CIDR networks (``10.0.0.5, 172.16.0.0/12``)."""
+    try:
+        return tuple(ip_network(item, strict=False) for item in _csv(env, name))
+    except ValueError:
+        raise ConfigError(f"{name} must list IP addresses or networks separated by commas.") from None
 
 
 def _signed_bundle_environments(env: Mapping[str, str]) -> tuple[str, ...]:

@@ -1,16 +1,18 @@
 #!/usr/bin/env python3
-"""Release gate for a staging deployment: smoke, readiness and a short W2-style latency check.
+"""Release gate for a staging deployment: the settings file, the /v1 smoke, optional load.
 
-1. ``deployment_smoke`` (every check, with ``--expect-auth``);
-2. ``/readyz`` answers 200 with every check ok;
-3. a closed loop of synchronous one-step ``POST /runs`` at ``--concurrency`` for ``--duration``
-   seconds (the W2 workload of the load harness, shortened): every run must complete, the p95
-   latency must stay under ``--max-p95-ms`` and throughput above ``--min-rps``.
+    python scripts/staging_release_gate.py --env-file deploy/staging.env --base-url https://staging.example.com
 
-Exit status 0 only when all pass. Keys as in deployment_smoke (flags or KNEO_SMOKE_*_KEY).
+1. ``--env-file`` is validated with the renderer's rules (scripts/render_staging_env.py: required
+   settings, no placeholder left, operator/reviewer/viewer keys, payload capture off, provider
+   secret checks on), and the scoped smoke tokens are taken from its ``KNEO_SERV_API_KEYS``;
+2. ``deployment_smoke`` runs on ``/v1`` with ``--expect-auth`` (it includes ``/readyz``);
+3. ``/readyz`` answers 200 with every check ok;
+4. with ``--duration`` > 0, a closed loop of synchronous one-step ``POST /runs`` at
+   ``--concurrency``: every run must complete, p95 under ``--max-p95-ms``, throughput over ``--min-rps``.
 
-    python scripts/staging_release_gate.py --base-url https://staging.example.com --api-prefix /v1 \\
-        --operator-key "$OP" --reviewer-key "$REV" --viewer-key "$VIEW" --duration 10
+Without ``--env-file`` the keys come from the flags of deployment_smoke (or its variables).
+Exit status 0 only when all pass.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from deployment_smoke import Client, add_client_arguments, client_from_args, echo_spec, run_smoke
+from render_staging_env import api_key_roles, read_env_file, validate
 
 
 def readiness(client: Client) -> tuple[bool, str]:
@@ -78,39 +81,60 @@ def latency_check(client: Client, concurrency: int, duration: float) -> dict[str
     }
 
 
+def apply_env_file(args: argparse.Namespace) -> list[str]:
+    """Validate ``args.env_file`` and take the scoped keys from it; returns the problems found."""
+    values = read_env_file(args.env_file)
+    problems = validate(values)
+    roles = api_key_roles(values.get("KNEO_SERV_API_KEYS") or "")
+    for role in ("operator", "reviewer", "viewer"):
+        setattr(args, f"{role}_key", roles.get(role) or getattr(args, f"{role}_key"))
+    args.api_prefix = "/v1"
+    return problems
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_client_arguments(parser)
+    parser.add_argument("--env-file", type=Path, help="the staging settings (deploy/staging.env) to validate and use")
     parser.add_argument("--concurrency", type=int, default=4)
-    parser.add_argument("--duration", type=float, default=10.0, help="seconds of load")
+    parser.add_argument("--duration", type=float, default=0.0, help="seconds of load (0: no load check)")
     parser.add_argument("--max-p95-ms", type=float, default=2000.0)
     parser.add_argument("--min-rps", type=float, default=1.0)
     parser.add_argument("--no-auth", action="store_true", help="the deployment runs without keys (not for production)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
-    client = client_from_args(args)
     report: dict[str, Any] = {}
     say = (lambda _line: None) if args.json else print
-
+    checks_ok = []
+    if args.env_file:
+        problems = apply_env_file(args)
+        report["env_file"] = {"ok": not problems, "path": str(args.env_file), "problems": problems}
+        say(f"{'✓' if not problems else '✗'} {args.env_file}: " + ("; ".join(problems) or "valid"))
+        checks_ok.append(not problems)
+    client = client_from_args(args)
     smoke = run_smoke(client, expect_auth=not args.no_auth, out=say)
     report["smoke"] = smoke
+    checks_ok.append(all(c["ok"] for c in smoke))
     ready, detail = readiness(client)
     report["readiness"] = {"ok": ready, "detail": detail}
     say(f"{'✓' if ready else '✗'} readiness: {detail}")
-    latency = latency_check(client, args.concurrency, args.duration)
-    latency_ok = (
-        latency["failure_count"] == 0
-        and latency["completed"] > 0
-        and (latency["p95_ms"] or 0) <= args.max_p95_ms
-        and latency["rps"] >= args.min_rps
-    )
-    report["latency"] = {**latency, "ok": latency_ok, "max_p95_ms": args.max_p95_ms, "min_rps": args.min_rps}
-    say(
-        f"{'✓' if latency_ok else '✗'} latency: {latency['completed']} sync runs, {latency['rps']} runs/s, "
-        f"p50 {latency['p50_ms']} ms, p95 {latency['p95_ms']} ms (max {args.max_p95_ms:g}), "
-        f"{latency['failure_count']} failures"
-    )
-    passed = all(c["ok"] for c in smoke) and ready and latency_ok
+    checks_ok.append(ready)
+    if args.duration > 0:
+        latency = latency_check(client, args.concurrency, args.duration)
+        latency_ok = (
+            latency["failure_count"] == 0
+            and latency["completed"] > 0
+            and (latency["p95_ms"] or 0) <= args.max_p95_ms
+            and latency["rps"] >= args.min_rps
+        )
+        report["latency"] = {**latency, "ok": latency_ok, "max_p95_ms": args.max_p95_ms, "min_rps": args.min_rps}
+        say(
+            f"{'✓' if latency_ok else '✗'} latency: {latency['completed']} sync runs, {latency['rps']} runs/s, "
+            f"p50 {latency['p50_ms']} ms, p95 {latency['p95_ms']} ms (max {args.max_p95_ms:g}), "
+            f"{latency['failure_count']} failures"
+        )
+        checks_ok.append(latency_ok)
+    passed = all(checks_ok)
     report["ok"] = passed
     if args.json:
         print(json.dumps(report))

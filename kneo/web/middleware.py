@@ -12,6 +12,7 @@ from flask import Flask, Response, g, request
 from kneo.config import Settings
 from kneo.context import REQUEST_ID
 from kneo.redaction import redact
+from kneo.web.client_ip import client_ip
 from kneo.web.errors import envelope
 
 log = logging.getLogger("kneo_serv.service")
@@ -22,6 +23,7 @@ def register_request_hooks(app: Flask, settings: Settings) -> None:
     """Install the hooks; logging is configured by the process (gunicorn/celery), not here."""
     log_requests = settings.request_logs
     level = logging.getLevelName(settings.log_level)
+    trusted_proxies = settings.trusted_proxies
 
     @app.before_request
     def start_request() -> Response | None:
@@ -45,11 +47,12 @@ def register_request_hooks(app: Flask, settings: Settings) -> None:
         request_id = g.get("kneo_request_id") or str(uuid.uuid4())
         response.headers["X-Request-ID"] = request_id
         if log_requests and log.isEnabledFor(level):
-            log.log(level, json.dumps(_log_record(response, request_id), sort_keys=True))
+            peer = client_ip(request.remote_addr or "", request.headers.get("X-Forwarded-For"), trusted_proxies)
+            log.log(level, json.dumps(_log_record(response, request_id, peer), sort_keys=True))
         return response
 
 
-def _log_record(response: Response, request_id: str) -> dict[str, object]:
+def _log_record(response: Response, request_id: str, peer: str) -> dict[str, object]:
     started = g.get("kneo_started") or time.perf_counter()
     record: dict[str, object] = {
         "event": "http_request",
@@ -58,7 +61,7 @@ def _log_record(response: Response, request_id: str) -> dict[str, object]:
         "path": request.path,
         "status_code": response.status_code,
         "duration_ms": round((time.perf_counter() - started) * 1000, 3),
-        "client_ip": request.headers.get("X-Forwarded-For", request.remote_addr or "").split(",")[0].strip(),
+        "client_ip": peer,
     }
     if request.user_agent.string:
         record["user_agent"] = request.user_agent.string

@@ -2,9 +2,11 @@
 
 Unlike the 0.4 reference (contract §14.6, §18 item 25) retention prunes ``expired`` runs,
 audit events and idempotency records, and never touches the checkpoints or trace events of a
-run that can still change. Every batch selects its rows with ``FOR UPDATE SKIP LOCKED``
-(PostgreSQL), so two beats split the work instead of racing, and a run that a request is
-changing right now is simply left for the next pass. Use cases take a session, never commit.
+run that can still change. As the operation guide promises, a run and its audit events age out
+together under the runs window; the audit window also ages out events of runs still kept.
+Every batch selects its rows with ``FOR UPDATE SKIP LOCKED`` (PostgreSQL), so two beats split
+the work instead of racing, and a run that a request is changing right now is simply left for
+the next pass. Use cases take a session, never commit.
 """
 
 from __future__ import annotations
@@ -58,7 +60,8 @@ def _deleted(session: Session, stmt: Delete) -> int:
 
 
 def prune_runs(session: Session, cutoff: datetime, limit: int = BATCH) -> dict[str, int]:
-    """Delete up to ``limit`` terminal runs last changed before ``cutoff``, with everything of theirs."""
+    """Delete up to ``limit`` terminal runs last changed before ``cutoff``, with everything of theirs
+    (steps, checkpoints, trace and audit events, human tasks)."""
     rows = _rows(
         session,
         select(Run.id)
@@ -74,6 +77,7 @@ def prune_runs(session: Session, cutoff: datetime, limit: int = BATCH) -> dict[s
         "checkpoints": _deleted(session, delete(Checkpoint).where(Checkpoint.run_id.in_(ids))),
         "trace_events": _deleted(session, delete(TraceEvent).where(TraceEvent.run_id.in_(ids))),
         "human_tasks": _deleted(session, delete(HumanTask).where(HumanTask.run_id.in_(ids))),
+        "audit_events": _deleted(session, delete(AuditEvent).where(AuditEvent.run_id.in_(ids))),
     }
     counts["runs"] = _deleted(session, delete(Run).where(Run.id.in_(ids), Run.status.in_(TERMINAL)))
     return counts

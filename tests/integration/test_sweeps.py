@@ -269,6 +269,7 @@ def test_retention_command_deletes_only_terminal_and_old(live: Api) -> None:
     sql(live, "UPDATE audit_events SET created_at = now() - interval '40 days' WHERE run_id = %s", keyed_id)
     sql(live, "UPDATE idempotency_records SET created_at = now() - interval '10 days' WHERE key = 'ret-1'")
     aged_audit = sql(live, "SELECT count(*) FROM audit_events WHERE run_id = %s", keyed_id)[0][0]
+    pruned_runs_audit = sql(live, "SELECT count(*) FROM audit_events WHERE run_id = ANY(%s)", aged[:4])[0][0]
     before = {
         table: sql(live, f"SELECT count(*) FROM {table} WHERE run_id = %s", old_active)[0][0]
         for table in ("checkpoints", "trace_events", "human_tasks")
@@ -284,12 +285,13 @@ def test_retention_command_deletes_only_terminal_and_old(live: Api) -> None:
     counts = flask(live, "retention", "--batch-size", "2", **windows)["counts"]
     assert counts["runs"] == 4
     assert counts["batches"] >= 3 + 5, "runs need three batches of two, every other category one"
-    assert counts["audit_events"] == aged_audit >= 1 and counts["idempotency_records"] == 1
+    assert counts["audit_events"] == aged_audit + pruned_runs_audit and aged_audit >= 1, "runs take their events"
+    assert counts["idempotency_records"] == 1
     assert counts["checkpoints"] > 0 and counts["trace_events"] > 0
 
     remaining = {row[0] for row in sql(live, "SELECT id FROM runs WHERE id = ANY(%s)", [*aged, recent_done])}
     assert remaining == {old_active, recent_done}
-    for table in ("step_runs", "checkpoints", "trace_events", "human_tasks"):
+    for table in ("step_runs", "checkpoints", "trace_events", "human_tasks", "audit_events"):
         assert sql(live, f"SELECT count(*) FROM {table} WHERE run_id = ANY(%s)", [*old_done, old_expired]) == [(0,)]
     after = {
         table: sql(live, f"SELECT count(*) FROM {table} WHERE run_id = %s", old_active)[0][0]
