@@ -67,7 +67,6 @@ def state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
         monkeypatch.delenv(name)
     for name in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "KNEO_GUIDE_ABSENT_SECRET", "PROMETHEUS_MULTIPROC_DIR"):
         monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("KNEO_GUIDE_PROBE_KEY", "sk-probe")
     yield tmp_path
 
 
@@ -144,11 +143,13 @@ def _cli_key(env: Env) -> Any:
 
 
 def _provider_timeout(env: Env) -> float:
-    agent = {
-        "name": "a",
-        "model": {"provider": "openai", "name": "m", "extra": {"api_key_env": "KNEO_GUIDE_PROBE_KEY"}},
-    }
-    return build_provider(agent, load_agent_settings(env), None).timeout
+    """The per-attempt timeout the native provider would give a model call."""
+    agent = {"name": "a", "model": {"provider": "openai", "name": "m"}}
+    os.environ["OPENAI_API_KEY"] = "sk-probe"
+    try:
+        return build_provider(agent, load_agent_settings(env), None).timeout
+    finally:
+        del os.environ["OPENAI_API_KEY"]
 
 
 PROBES: dict[str, tuple[Env, Probe]] = {
