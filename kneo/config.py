@@ -261,8 +261,9 @@ def _skills_root(env: Mapping[str, str], spec_root: Path, state_dir: Path) -> Pa
     return root
 
 
-def _sandbox(env: Mapping[str, str]) -> Sandbox:
+def load_sandbox(environ: Mapping[str, str] | None = None) -> Sandbox:
     """The operator's allow-lists for what specs may spawn, reach and resolve."""
+    env = os.environ if environ is None else environ
     try:
         origins = tuple(parse_origin(item) for item in _csv(env, "KNEO_SERV_OUTBOUND_ALLOWLIST"))
         commands = parse_commands(env.get("KNEO_SERV_MCP_COMMANDS") or "")
@@ -324,7 +325,7 @@ def load_agent_settings(environ: Mapping[str, str] | None = None) -> AgentSettin
         mcp_timeout_seconds=_positive_float(env, "KNEO_SERV_MCP_TIMEOUT_SECONDS", None),
         mcp_retries=int(_non_negative(env, "KNEO_SERV_MCP_RETRIES", 0, int)),
         mcp_retry_backoff_seconds=_non_negative(env, "KNEO_SERV_MCP_RETRY_BACKOFF_SECONDS", 0.0),
-        sandbox=_sandbox(env),
+        sandbox=load_sandbox(env),
     )
     if agents.require_provider_secrets:
         from kneo.secrets import require_provider_secrets

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from kneo.config import load_sandbox
 from kneo.specs import Diagnostic, enforce_environment_policy
 from kneo.specs.loading import read_spec_file
 
@@ -80,7 +81,10 @@ def environment_policy_errors(
     policy = project.environment(environment).policy_enforcement
     if policy is None:
         return []
-    found = enforce_environment_policy(spec, environment, policy, allowed_modules=allowed_modules)
+    commands = load_sandbox().commands if policy.deny_unlisted_mcp_commands else ()
+    found = enforce_environment_policy(
+        spec, environment, policy, allowed_modules=allowed_modules, mcp_commands=commands
+    )
     return [d for d in found if d.severity == "error"]
 
 

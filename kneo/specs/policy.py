@@ -6,6 +6,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+from kneo.sandbox import CommandRule
+
 from .compiler import prepare
 from .errors import Diagnostic, SpecError, error
 from .plan import PERMISSION_FIELDS
@@ -150,6 +152,7 @@ class EnvironmentPolicy:
     require_tool_permissions: bool = False
     deny_unrestricted_tools: bool = False
     require_guardrails: bool = False
+    deny_unlisted_mcp_commands: bool = False
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any] | None) -> EnvironmentPolicy:
@@ -187,14 +190,40 @@ def _as_report(raw_or_report: Mapping[str, Any], allowed_modules: Sequence[str])
     return policy_report(raw_or_report, allowed_modules=allowed_modules)["report"]
 
 
+def unlisted_mcp_commands(raw: Mapping[str, Any], environment: str, rules: Sequence[CommandRule]) -> list[Diagnostic]:
+    """``E_ENV_POLICY_MCP_COMMAND`` for each stdio MCP server whose command line is not on ``rules``."""
+    servers = raw.get("mcp_servers")
+    out: list[Diagnostic] = []
+    for name, server in sorted(servers.items() if isinstance(servers, Mapping) else []):
+        if not isinstance(server, Mapping) or server.get("transport") != "stdio":
+            continue
+        raw_args = server.get("args")
+        args = tuple(str(a) for a in raw_args) if isinstance(raw_args, list) else ()
+        if not any(rule.allows(str(server.get("command")), args) for rule in rules):
+            out.append(
+                error(
+                    "E_ENV_POLICY_MCP_COMMAND",
+                    f"Environment '{environment}' allows only the operator's MCP commands; "
+                    f"server '{name}' is not listed.",
+                    f"mcp_servers.{name}.command",
+                    "Ask the operator to list the command line in KNEO_SERV_MCP_COMMANDS.",
+                )
+            )
+    return out
+
+
 def enforce_environment_policy(
     raw_or_report: Mapping[str, Any],
     environment: str,
     policy: Mapping[str, Any] | EnvironmentPolicy | None,
     *,
     allowed_modules: Sequence[str] = (),
+    mcp_commands: Sequence[CommandRule] = (),
 ) -> list[Diagnostic]:
-    """E_ENV_POLICY_* errors for a raw spec or a policy report (empty list = allowed)."""
+    """E_ENV_POLICY_* errors for a raw spec or a policy report (empty list = allowed).
+
+    ``deny_unlisted_mcp_commands`` needs the raw spec (a report holds no server commands).
+    """
     try:
         pol = policy if isinstance(policy, EnvironmentPolicy) else EnvironmentPolicy.from_mapping(policy)
     except SpecError as exc:
@@ -204,6 +233,8 @@ def enforce_environment_policy(
     report = _as_report(raw_or_report, allowed_modules)
     env = environment
     out: list[Diagnostic] = []
+    if pol.deny_unlisted_mcp_commands:
+        out += unlisted_mcp_commands(raw_or_report, env, mcp_commands)
     diags = [d for d in report.get("diagnostics", []) if isinstance(d, Mapping)]
     blocked = set(pol.blocked_diagnostic_codes)
     for d in diags:

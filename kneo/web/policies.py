@@ -32,6 +32,7 @@ class EnvironmentPolicySchema(StrictSchema):
     require_tool_permissions = fields.Boolean(load_default=False)
     deny_unrestricted_tools = fields.Boolean(load_default=False)
     require_guardrails = fields.Boolean(load_default=False)
+    deny_unlisted_mcp_commands = fields.Boolean(load_default=False)
 
     @validates_schema
     def check_limits(self, data: dict[str, Any], **_: Any) -> None:

@@ -70,7 +70,9 @@ def _report_with_policy(raw: dict[str, Any], body: dict[str, Any]) -> specs.Vali
 
         policy = stored_policy(db(), environment)
         if policy:
-            extra = specs.enforce_environment_policy(raw, environment, policy)
+            extra = specs.enforce_environment_policy(
+                raw, environment, policy, mcp_commands=settings().agents.sandbox.commands
+            )
             report = specs.ValidationReport(
                 valid=report.valid and not any(d.severity == "error" for d in extra),
                 diagnostics=[*report.diagnostics, *extra],

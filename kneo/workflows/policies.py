@@ -24,7 +24,9 @@ def enforce_stored_policy(session: Session, raw: Mapping[str, Any], environment:
     policy = stored_policy(session, environment)
     if not policy:
         return
-    diagnostics = specs.enforce_environment_policy(raw, environment, policy)
+    diagnostics = specs.enforce_environment_policy(
+        raw, environment, policy, mcp_commands=settings.agents.sandbox.commands
+    )
     errors = [d for d in diagnostics if d.severity == "error"]
     if errors:
         raise Unprocessable(

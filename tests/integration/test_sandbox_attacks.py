@@ -223,3 +223,24 @@ def test_credential_inventory_looks_up_only_listed_names(platform: Api) -> None:
         "value": "[REDACTED]",
     }
     assert KEYS["admin"] not in str(tokens)
+
+
+def test_an_environment_policy_turns_unlisted_commands_into_validation_errors(platform: Api) -> None:
+    environment = "sandbox-prod"
+    put = platform.call("PUT", f"/v1/policies/environment/{environment}", json={"deny_unlisted_mcp_commands": True})
+    assert put.status_code == 200, put.text
+    assert put.json()["policy"]["deny_unlisted_mcp_commands"] is True
+    shell = mcp_spec("sb-policy", {"transport": "stdio", "command": "/bin/sh", "args": ["-c", "id"]})
+    listed = mcp_spec(
+        "sb-policy", {"transport": "stdio", "command": sys.executable, "args": ["-m", "tests.support.mcp_server"]}
+    )
+    report = platform.call("POST", "/v1/specs/validate", json={"spec": shell, "environment": environment}).json()
+    assert report["valid"] is False
+    assert [d["code"] for d in report["diagnostics"] if d["severity"] == "error"] == ["E_ENV_POLICY_MCP_COMMAND"]
+    before = platform.sql("SELECT count(*) FROM runs")[0][0]
+    refused = platform.call("POST", "/v1/runs", json={"input": "x", "spec": shell, "environment": environment})
+    assert refused.status_code == 422 and refused.json()["detail"]["error"] == "environment_policy_violation"
+    assert platform.sql("SELECT count(*) FROM runs")[0][0] == before
+    ok = platform.call("POST", "/v1/specs/validate", json={"spec": listed, "environment": environment}).json()
+    assert ok["valid"] is True, ok
+    assert platform.call("POST", "/v1/specs/validate", json={"spec": shell, "environment": "dev"}).json()["valid"]

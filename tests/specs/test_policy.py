@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from kneo.sandbox import CommandRule
 from kneo.specs import EnvironmentPolicy, SpecError, enforce_environment_policy, policy_report
 
 from .factories import ALLOWED, base_spec
@@ -166,7 +167,22 @@ def test_environment_policy_dataclass() -> None:
         "require_tool_permissions": False,
         "deny_unrestricted_tools": False,
         "require_guardrails": False,
+        "deny_unlisted_mcp_commands": False,
     }
     for bad in ({"typo": True}, {"enabled": "yes"}, {"blocked_diagnostic_codes": "E_X"}, ["x"]):
         with pytest.raises(SpecError):
             EnvironmentPolicy.from_mapping(bad)  # type: ignore[arg-type]
+
+
+def test_unlisted_mcp_commands_are_refused_when_the_policy_says_so() -> None:
+    spec = base_spec()
+    spec["mcp_servers"] = {
+        "listed": {"transport": "stdio", "command": "python", "args": ["examples/agents/mcp_server.py", "-v"]},
+        "shell": {"transport": "stdio", "command": "/bin/sh", "args": ["-c", "id"]},
+        "remote": {"transport": "http", "url": "https://mcp.example.com/mcp"},
+    }
+    rules = (CommandRule("python", ("examples/agents/mcp_server.py",)),)
+    assert enforce_environment_policy(spec, "prod", {}, mcp_commands=()) == []
+    (diag,) = enforce_environment_policy(spec, "prod", {"deny_unlisted_mcp_commands": True}, mcp_commands=rules)
+    assert (diag.code, diag.severity, diag.path) == ("E_ENV_POLICY_MCP_COMMAND", "error", "mcp_servers.shell.command")
+    assert "KNEO_SERV_MCP_COMMANDS" in (diag.suggestion or "")
