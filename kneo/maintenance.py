@@ -24,8 +24,10 @@ from typing import Any
 
 from sqlalchemy import Engine, inspect, text
 
+from kneo.migrate import VERSION_TABLE
+
 REQUIRED_TABLES = ("runs", "step_runs", "checkpoints", "audit_events", "human_tasks")
-MIGRATION_TABLE = "alembic_version"
+MIGRATION_TABLE = VERSION_TABLE
 LOCK_NAME = "kneo.lock"
 
 

@@ -41,7 +41,7 @@ def test_flask_db_upgrade_creates_the_schema(database_url: str) -> None:
         "human_tasks",
         "idempotency_records",
         "environment_policies",
-        "alembic_version",
+        "schema_migrations",
     } <= tables(database_url)
 
 
@@ -59,4 +59,22 @@ def test_failed_migration_refuses_to_serve(database_url: str, tmp_path: Path) ->
         create_app(settings)
     with pytest.raises(RuntimeError, match="web exited"):
         start_topology(tmp_path, database_url, 12)
+    assert "schema_migrations" not in tables(database_url)
+
+
+def test_a_database_with_the_legacy_version_table_keeps_its_revision(database_url: str) -> None:
+    from sqlalchemy import create_engine
+
+    from kneo import migrate
+    from tests.support.services import query
+
+    engine = create_engine(load_settings({"KNEO_SERV_DATABASE_URL": database_url}).sqlalchemy_url)
+    try:
+        migrate.upgrade(engine)
+        head = query(database_url, "SELECT version_num FROM schema_migrations")
+        query(database_url, "ALTER TABLE schema_migrations RENAME TO alembic_version")
+        migrate.upgrade(engine)
+    finally:
+        engine.dispose()
     assert "alembic_version" not in tables(database_url)
+    assert query(database_url, "SELECT version_num FROM schema_migrations") == head

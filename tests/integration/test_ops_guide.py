@@ -23,7 +23,7 @@ import requests
 import yaml
 
 from tests.integration.test_ops_deploy import STAGING, compose_checkout, compose_config
-from tests.support.services import ROOT, Topology, start_topology
+from tests.support.services import ROOT, Topology, create_database, drop_database, query, start_topology
 
 sys.path.insert(0, str(ROOT / "scripts"))
 
@@ -242,3 +242,54 @@ def test_run_with_timeout_example(guide: Guide) -> None:
     result = guide.run(command + " --timeout-seconds 2")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "timed_out (run_timed_out)" in result.stdout and "run.timed_out" in result.stdout
+
+
+# The backup chapter's recipes without their `docker compose --env-file deploy/production.env exec [-T] db`
+# prefix: the same pg_dump/psql flags against the test PostgreSQL (PGHOST instead of the db container).
+FULL_DUMP = 'pg_dump -U "$POSTGRES_USER" "$POSTGRES_DB" | gzip > "kneo_serv-$(date +%Y%m%d-%H%M).sql.gz"'
+FULL_RESTORE = 'gunzip -c {dump} | psql -U "$POSTGRES_USER" "$POSTGRES_DB"'
+DATA_DUMP = 'pg_dump -U "$POSTGRES_USER" -d "$POSTGRES_DB" --data-only --inserts -f /tmp/kneo_serv_data.sql'
+DATA_FILTER = 'grep -v "INSERT INTO public.schema_migrations" /tmp/kneo_serv_data.sql > /tmp/kneo_serv_data_restore.sql'
+DATA_RESTORE = 'psql -v ON_ERROR_STOP=1 -U "$POSTGRES_USER" -d "$POSTGRES_DB" -f /tmp/kneo_serv_data_restore.sql'
+COUNTED = ("runs", "step_runs", "checkpoints", "audit_events", "human_tasks", "environment_policies")
+
+
+def _shell(command: str, cwd: Path, database: str) -> None:
+    env = {**os.environ, "PGHOST": "127.0.0.1", "POSTGRES_USER": "postgres", "POSTGRES_DB": database}
+    result = subprocess.run(["bash", "-o", "pipefail", "-c", command], cwd=cwd, env=env, capture_output=True, text=True)
+    assert result.returncode == 0, f"{command}\n{result.stderr[-2000:]}"
+
+
+def _counts(url: str) -> dict[str, int]:
+    return {table: query(url, f"SELECT count(*) FROM {table}")[0][0] for table in COUNTED}
+
+
+def test_backup_and_restore_recipes(guide: Guide, tmp_path: Path) -> None:
+    source = guide.topology.env["KNEO_SERV_DATABASE_URL"]
+    expected = _counts(source)
+    assert expected["runs"] > 0 and expected["audit_events"] > 0
+    _shell(FULL_DUMP, tmp_path, source.rsplit("/", 1)[1])
+    (dump,) = tmp_path.glob("kneo_serv-*.sql.gz")
+    restored = create_database()
+    data_restored = create_database()
+    try:
+        _shell(FULL_RESTORE.format(dump=dump.name), tmp_path, restored.rsplit("/", 1)[1])
+        assert _counts(restored) == expected
+        assert query(restored, "SELECT version_num FROM schema_migrations") == query(
+            source, "SELECT version_num FROM schema_migrations"
+        )
+
+        # Data-only restore into a database the current version migrated first.
+        env = {**guide.topology.env, "KNEO_SERV_DATABASE_URL": data_restored}
+        flask = Path(sys.executable).parent / "flask"
+        migrated = subprocess.run(
+            [str(flask), "--app", "wsgi", "db", "upgrade"], cwd=ROOT, env=env, capture_output=True, text=True
+        )
+        assert migrated.returncode == 0, migrated.stderr
+        for command in (DATA_DUMP, DATA_FILTER):
+            _shell(command.replace("/tmp/", f"{tmp_path}/"), tmp_path, source.rsplit("/", 1)[1])
+        _shell(DATA_RESTORE.replace("/tmp/", f"{tmp_path}/"), tmp_path, data_restored.rsplit("/", 1)[1])
+        assert _counts(data_restored) == expected
+    finally:
+        drop_database(restored)
+        drop_database(data_restored)
