@@ -26,9 +26,7 @@ def human_list(
     status: str, run_id: str | None, limit: int, service_url: str | None, profile_name: str | None, as_json: bool
 ) -> None:
     """Human tasks (pending ones by default)."""
-    params: dict[str, Any] = {"limit": limit}
-    if status != "all":
-        params["status"] = status
+    params: dict[str, Any] = {"limit": limit, "status": status}
     if run_id:
         params["run_id"] = run_id
     body = make_client(service_url, profile_name).request("GET", "/human-tasks", params=params)

@@ -10,6 +10,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from kneo.models.base import Base, JsonType, new_id
 
+MAX_SESSION_ID_CHARS = 512
+
 
 class RunStatus:
     """Run status strings of contract §8.2."""
@@ -52,6 +54,7 @@ class Run(Base):
     workflow_name: Mapped[str | None] = mapped_column(String(255))
     workflow_kind: Mapped[str | None] = mapped_column(String(32))
     environment: Mapped[str | None] = mapped_column(String(4096))
+    session_id: Mapped[str | None] = mapped_column(String(MAX_SESSION_ID_CHARS), index=True)
     input_text: Mapped[str | None] = mapped_column(Text)
     output_text: Mapped[str | None] = mapped_column(Text)
     current_step_index: Mapped[int | None] = mapped_column(Integer)

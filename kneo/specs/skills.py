@@ -142,3 +142,30 @@ def load_skill(name: str, skill: dict[str, Any], skills: SkillRoot) -> dict[str,
         "source": source,
         "resources": resources,
     }
+
+
+SKILLS_DIRECTORY = "skills"
+MAX_CATALOG_ENTRIES = 1000
+
+
+def skill_catalog(skills: SkillRoot) -> list[dict[str, Any]]:
+    """The skills discoverable under ``skills/`` of the skills root (one directory or file each), read
+    like a declared skill: ``{name, description, path}`` where ``path`` is the ``source`` a spec names.
+    Hidden and unreadable entries are left out; no root (skill sources refused) lists nothing."""
+    if skills.path is None:
+        return []
+    root = Path(skills.path).resolve()
+    directory = root / SKILLS_DIRECTORY
+    if not directory.is_dir():
+        return []
+    entries: list[dict[str, Any]] = []
+    for path in sorted(islice(directory.iterdir(), MAX_CATALOG_ENTRIES)):
+        if path.name.startswith("."):
+            continue
+        source = path.relative_to(root).as_posix()
+        try:
+            skill = load_skill(path.stem if path.is_file() else path.name, {"source": source}, skills)
+        except (SpecNotFound, SpecParseError, SpecPathConfined):
+            continue
+        entries.append({"name": skill["name"], "description": skill["description"], "path": source})
+    return entries

@@ -8,7 +8,7 @@ from kneo.config import Settings, load_settings
 from kneo.db import make_engine, make_session_factory
 from kneo.notify import notifier_for
 from kneo.observability import web as observability
-from kneo.web import audit, credentials, docs_ui, graph, health, human, policies, runs, specs
+from kneo.web import audit, credentials, docs_ui, graph, health, human, policies, runs, skills, specs
 from kneo.web.body_limit import ChunkedBodyLimit
 from kneo.web.context import close_db
 from kneo.web.errors import register_error_handlers
@@ -16,7 +16,17 @@ from kneo.web.extensions import api
 from kneo.web.middleware import register_request_hooks
 from kneo.web.openapi import unify_versions
 
-BLUEPRINTS = (health.blp, runs.blp, specs.blp, human.blp, audit.blp, credentials.blp, policies.blp, graph.blp)
+BLUEPRINTS = (
+    health.blp,
+    runs.blp,
+    specs.blp,
+    human.blp,
+    audit.blp,
+    credentials.blp,
+    policies.blp,
+    graph.blp,
+    skills.blp,
+)
 API_PREFIXES = ("", "/v1")
 
 

@@ -73,13 +73,17 @@ def validation_details(messages: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
-def unknown_query_parameters(messages: dict[str, Any]) -> list[str]:
-    """The query parameters rejected only for being unknown (empty when anything else failed)."""
-    query = messages.get("query")
-    if not isinstance(query, dict) or set(messages) != {"query"}:
-        return []
-    unknown = sorted(k for k, v in query.items() if v == ["Unknown field."])
-    return unknown if len(unknown) == len(query) else []
+def unknown_query_parameters(names: list[str]) -> Response:
+    """The 422 for query parameters a route does not know (the 1.2 dashboards degrade on it)."""
+    return envelope(
+        422,
+        {
+            "error": "unknown_query_parameters",
+            "message": f"Unrecognized query parameter(s): {', '.join(names)}.",
+            "unknown": names,
+            "parameters": names,
+        },
+    )
 
 
 def handle_http_exception(exc: HTTPException) -> Response:
@@ -97,16 +101,6 @@ def handle_http_exception(exc: HTTPException) -> Response:
         )
     data = getattr(exc, "data", None) or {}
     if exc.code == 422 and "messages" in data:
-        unknown = unknown_query_parameters(data["messages"])
-        if unknown:
-            return envelope(
-                422,
-                {
-                    "error": "unknown_query_parameters",
-                    "message": f"Unknown query parameters: {', '.join(unknown)}.",
-                    "parameters": unknown,
-                },
-            )
         return envelope(422, validation_details(data["messages"]))
     if exc.code == 404:
         return envelope(404, "Not Found")

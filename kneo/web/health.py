@@ -20,10 +20,19 @@ from kneo.web.responses import json_response
 
 blp = Blueprint("health", __name__, description="Health and readiness probes (no key needed).")
 SERVICE = "kneo-serv-platform"
+API_LEVEL = "1.2.0"
+"""The Kneo Agent Platform API level kneo serves; ``version`` reports it, ``kneo_version`` kneo's own."""
 
 
 def health_body(metadata: dict[str, Any]) -> dict[str, Any]:
-    return {"ok": True, "service": SERVICE, "version": __version__, "metadata": metadata}
+    return {
+        "ok": True,
+        "service": SERVICE,
+        "version": API_LEVEL,
+        "api_version": API_LEVEL,
+        "kneo_version": __version__,
+        "metadata": metadata,
+    }
 
 
 @blp.route("/healthz")

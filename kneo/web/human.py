@@ -31,7 +31,8 @@ class HumanTasks(MethodView):
     @blp.arguments(HumanTaskQuerySchema, location="query")
     @blp.response(200)
     def get(self, query: dict[str, Any]) -> Response:
-        """List human tasks (filter by run, workflow kind, status, escalation)."""
+        """List human tasks: open ones by default (``pending``, which includes ``escalated``);
+        ``status`` picks another status or ``all``; filter by run, workflow kind, escalation."""
         page = queries.Page(query["limit"], query["offset"], query["sort_by"], query["sort_order"])
         tasks, total = queries.list_human_tasks(db(), query, page)
         items = [human_task_view(t) for t in tasks]

@@ -1,4 +1,4 @@
-"""Request hooks: body limit before auth, request id, one JSON log line per request."""
+"""Request hooks: request id, unknown query parameters, one JSON log line per request."""
 
 from __future__ import annotations
 
@@ -6,14 +6,17 @@ import json
 import logging
 import time
 import uuid
+from collections.abc import Callable
+from functools import cache
+from typing import Any
 
-from flask import Flask, Response, g, request
+from flask import Flask, Response, current_app, g, request
 
 from kneo.config import Settings
 from kneo.context import REQUEST_ID
 from kneo.redaction import redact
 from kneo.web.client_ip import client_ip
-from kneo.web.errors import envelope
+from kneo.web.errors import envelope, unknown_query_parameters
 
 log = logging.getLogger("kneo_serv.service")
 _CONTEXT_PREFIXES = (("/runs/", "run_id"), ("/human-tasks/", "continuation_id"))
@@ -36,6 +39,8 @@ def register_request_hooks(app: Flask, settings: Settings) -> None:
             )
         return None
 
+    app.before_request(refuse_unknown_query_parameters)
+
     @app.teardown_request
     def forget_request_id(_exc: BaseException | None = None) -> None:
         token = g.pop("kneo_request_token", None)
@@ -50,6 +55,31 @@ def register_request_hooks(app: Flask, settings: Settings) -> None:
             peer = client_ip(request.remote_addr or "", request.headers.get("X-Forwarded-For"), trusted_proxies)
             log.log(level, json.dumps(_log_record(response, request_id, peer), sort_keys=True))
         return response
+
+
+def refuse_unknown_query_parameters() -> Response | None:
+    """422 ``unknown_query_parameters`` for a query parameter the API route does not document
+    (1.2 behaviour; health probes, metrics and the API documents ignore their query strings)."""
+    if not request.args or (request.blueprint or "health").startswith("health"):
+        return None
+    view_class = getattr(current_app.view_functions.get(request.endpoint or ""), "view_class", None)
+    method = getattr(view_class, request.method.lower(), None)
+    if method is None:
+        return None
+    unknown = sorted(set(request.args) - query_parameters(method))
+    return unknown_query_parameters(unknown) if unknown else None
+
+
+@cache
+def query_parameters(view: Callable[..., Any]) -> frozenset[str]:
+    """The query parameter names a view documents with ``@blp.arguments(..., location="query")``."""
+    names: set[str] = set()
+    for parameter in getattr(view, "_apidoc", {}).get("arguments", {}).get("parameters", []):
+        if parameter["in"] == "query":
+            schema = parameter["schema"]
+            schema = schema() if isinstance(schema, type) else schema
+            names.update(field.data_key or name for name, field in schema.fields.items())
+    return frozenset(names)
 
 
 def _log_record(response: Response, request_id: str, peer: str) -> dict[str, object]:

@@ -15,10 +15,11 @@ from kneo.db import transaction, utcnow
 from kneo.errors import Unprocessable
 from kneo.models import EnvironmentPolicy
 from kneo.web.auth import current_principal, require_scope
-from kneo.web.context import db
+from kneo.web.context import db, settings
 from kneo.web.extensions import Blueprint
 from kneo.web.responses import json_response
 from kneo.web.schemas import StrictSchema, _limits
+from kneo.workflows.policies import preview_policy
 
 blp = Blueprint("policies", __name__, description="Environment policies.")
 MAX_ENVIRONMENT_CHARS = 128
@@ -114,3 +115,15 @@ class PolicyItem(MethodView):
                 },
             )
         return json_response({"environment": environment, "policy": policy, "previous_policy": previous})
+
+
+@blp.route("/policies/environment/<environment>/preview")
+class PolicyPreview(MethodView):
+    @require_scope("policies:read")
+    @blp.arguments(EnvironmentPolicySchema)
+    @blp.response(200)
+    def post(self, body: dict[str, Any], environment: str) -> Response:
+        """What a candidate policy would change (field diff; runs whose block outcome flips); nothing is stored."""
+        _check_environment(environment)
+        candidate = specs.EnvironmentPolicy.from_mapping(body).to_dict()
+        return json_response(preview_policy(db(), environment, candidate, settings()))

@@ -47,6 +47,7 @@ def run_request(body: dict[str, Any]) -> RunRequest:
         async_mode=bool(body.get("async_mode")),
         metadata=body.get("metadata") or {},
         timeout_seconds=body.get("timeout_seconds"),
+        session_id=body.get("session_id"),
     )
 
 
@@ -154,7 +155,7 @@ class Runs(MethodView):
     def get(self, query: dict[str, Any]) -> Response:
         """List runs (filter by status; sort and paginate in SQL)."""
         page = queries.Page(query["limit"], query["offset"], query["sort_by"], query["sort_order"])
-        runs, total = queries.list_runs(db(), query.get("status"), page)
+        runs, total = queries.list_runs(db(), query, page)
         items = [run_state(r) for r in runs]
         return json_response({"runs": items, **page.meta(len(items), total)})
 

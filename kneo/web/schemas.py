@@ -8,6 +8,8 @@ from typing import Any
 from flask import current_app
 from marshmallow import RAISE, Schema, ValidationError, fields, pre_load, validate, validates_schema
 
+from kneo.models.run import MAX_SESSION_ID_CHARS
+
 
 class Bounded(validate.Validator):
     """An inclusive range whose error names the bound that was broken (the 422 ``type``)."""
@@ -101,6 +103,7 @@ class RunCreateSchema(SpecRequestSchema):
     async_mode = fields.Boolean(load_default=False)
     metadata = fields.Dict(load_default=dict)
     timeout_seconds = fields.Integer(load_default=None, allow_none=True, validate=Bounded(1))
+    session_id = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=MAX_SESSION_ID_CHARS))
 
 
 class HumanResumeSchema(StrictSchema):
@@ -138,7 +141,16 @@ class PageQuerySchema(StrictSchema):
 
 
 class RunListQuerySchema(PageQuerySchema):
+    """The run filters of 1.2; ``created_after``/``created_before`` are ISO-8601 timestamps."""
+
     status = fields.String(load_default=None)
+    workflow_kind = fields.String(load_default=None)
+    workflow_name = fields.String(load_default=None)
+    session_id = fields.String(load_default=None)
+    has_error = fields.Boolean(load_default=None, allow_none=True)
+    created_after = fields.String(load_default=None)
+    created_before = fields.String(load_default=None)
+    q = fields.String(load_default=None)
     sort_by = fields.String(load_default="updated_at")
 
 
@@ -162,7 +174,7 @@ class DiffQuerySchema(StrictSchema):
 class HumanTaskQuerySchema(PageQuerySchema):
     run_id = fields.String(load_default=None)
     workflow_kind = fields.String(load_default=None)
-    status = fields.String(load_default=None)
+    status = fields.String(load_default="pending")
     escalated = fields.Boolean(load_default=None, allow_none=True)
     sort_by = fields.String(load_default="id")
     sort_order = fields.String(load_default="asc", validate=validate.OneOf(["asc", "desc"]))
@@ -172,6 +184,7 @@ class AuditQuerySchema(StrictSchema):
     event_type = fields.String(load_default=None)
     run_id = fields.String(load_default=None)
     actor = fields.String(load_default=None)
+    sort_by = fields.String(load_default="created_at")
     sort_order = fields.String(load_default="desc", validate=validate.OneOf(["asc", "desc"]))
     limit = fields.Integer(load_default=100, validate=Bounded(1, 1000))
     offset = fields.Integer(load_default=0, validate=Bounded(0, 10000))

@@ -20,7 +20,7 @@ from kneo.web.responses import json_response
 from kneo.web.runs import start_run
 from kneo.web.schemas import RunCreateSchema, SpecRequestSchema, SpecSourceSchema
 from kneo.workflows.bundles import signed_body
-from kneo.workflows.policies import enforce_stored_policy
+from kneo.workflows.policies import enforce_stored_policy, stored_policy
 
 blp = Blueprint("specs", __name__, description="Spec tools: validate, compile, explain, report, run.")
 
@@ -66,8 +66,6 @@ def _report_with_policy(raw: dict[str, Any], body: dict[str, Any]) -> specs.Vali
     report = specs.validate_document(raw, allowed_modules=settings().allowed_modules)
     environment = body.get("environment")
     if environment and report.valid:
-        from kneo.workflows.policies import stored_policy
-
         policy = stored_policy(db(), environment)
         if policy:
             extra = specs.enforce_environment_policy(
@@ -86,7 +84,10 @@ class SpecValidate(MethodView):
     @blp.arguments(SpecBodySchema)
     @blp.response(200)
     def post(self, body: dict[str, Any]) -> Response:
-        """Validate a spec: ``{valid, diagnostics}`` (invalid specs are a 200 with valid=false)."""
+        """Validate a spec: ``{valid, diagnostics}`` (invalid specs are a 200 with valid=false).
+
+        With an ``environment`` whose policy is stored, its violations are added to the report
+        (compile and runs refuse such a spec with 403 ``environment_policy_blocked``)."""
         try:
             raw = load_raw(body)
         except specs.SpecParseError as exc:

@@ -5,12 +5,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy.orm import Session
+from sqlalchemy import select
+from sqlalchemy.orm import Session, undefer
 
 from kneo import specs
 from kneo.config import Settings
-from kneo.errors import Unprocessable
-from kneo.models import EnvironmentPolicy
+from kneo.errors import Forbidden
+from kneo.models import EnvironmentPolicy, Run
+
+MAX_PREVIEW_RUNS = 500
 
 
 def stored_policy(session: Session, environment: str) -> dict[str, Any] | None:
@@ -19,19 +22,83 @@ def stored_policy(session: Session, environment: str) -> dict[str, Any] | None:
     return dict(row.policy) if row else None
 
 
-def enforce_stored_policy(session: Session, raw: Mapping[str, Any], environment: str, settings: Settings) -> None:
-    """Raise 422 ``environment_policy_violation`` when the spec breaks the stored policy."""
-    policy = stored_policy(session, environment)
+def blocking_diagnostics(
+    raw: Mapping[str, Any], environment: str, policy: Mapping[str, Any] | None, settings: Settings
+) -> list[specs.Diagnostic]:
+    """The policy's error diagnostics for a spec (empty: the spec is allowed)."""
     if not policy:
-        return
+        return []
     diagnostics = specs.enforce_environment_policy(
         raw, environment, policy, mcp_commands=settings.agents.sandbox.commands
     )
-    errors = [d for d in diagnostics if d.severity == "error"]
+    return [d for d in diagnostics if d.severity == "error"]
+
+
+def enforce_stored_policy(session: Session, raw: Mapping[str, Any], environment: str, settings: Settings) -> None:
+    """Raise 403 ``environment_policy_blocked`` (with the blocking diagnostics) when the spec breaks
+    the stored policy; runs and compile are refused, as 1.2 does."""
+    errors = blocking_diagnostics(raw, environment, stored_policy(session, environment), settings)
     if errors:
-        raise Unprocessable(
+        raise Forbidden(
             "\n".join(f"ERROR {d.code}: {d.message}" for d in errors),
-            code="environment_policy_violation",
+            code="environment_policy_blocked",
             environment=environment,
             diagnostics=[d.to_dict() for d in errors],
         )
+
+
+def preview_policy(
+    session: Session, environment: str, candidate: Mapping[str, Any], settings: Settings
+) -> dict[str, Any]:
+    """What replacing the stored policy with ``candidate`` would change: the field diff, and which of
+    the environment's latest runs (at most ``MAX_PREVIEW_RUNS``) would change their block outcome."""
+    current = stored_policy(session, environment)
+    diff = {
+        name: {"from": None if current is None else current.get(name), "to": value}
+        for name, value in candidate.items()
+        if current is None or current.get(name) != value
+    }
+    affected: list[str] = []
+    newly_blocking: list[str] = []
+    runs = _environment_runs(session, environment)
+    for run in runs:
+        raw = _run_spec(run, settings)
+        if raw is None:
+            continue
+        blocked_now = bool(blocking_diagnostics(raw, environment, current, settings))
+        blocked_then = bool(blocking_diagnostics(raw, environment, candidate, settings))
+        if blocked_now != blocked_then:
+            affected.append(run.id)
+            if blocked_then:
+                newly_blocking.append(run.id)
+    return {
+        "environment": environment,
+        "diff": diff,
+        "affected_run_ids": affected,
+        "newly_blocking": newly_blocking,
+        "runs_evaluated": len(runs),
+    }
+
+
+def _environment_runs(session: Session, environment: str) -> list[Run]:
+    stmt = (
+        select(Run)
+        .options(undefer(Run.spec))
+        .where(Run.environment == environment)
+        .order_by(Run.created_at.desc(), Run.id.desc())
+        .limit(MAX_PREVIEW_RUNS)
+    )
+    return list(session.execute(stmt).scalars())
+
+
+def _run_spec(run: Run, settings: Settings) -> Mapping[str, Any] | None:
+    """The spec a run was created from (its inline spec, or its spec file when it still loads)."""
+    if run.spec is not None:
+        return run.spec
+    spec_path = (run.run_metadata or {}).get("spec_path")
+    if not spec_path:
+        return None
+    try:
+        return specs.load_document(None, spec_path, spec_root=settings.spec_root)
+    except specs.SpecError:
+        return None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, func, select
@@ -22,6 +23,12 @@ RUN_SORT = {
     "agent_name": Run.agent_name,
     "workflow_name": Run.workflow_name,
     "workflow_kind": Run.workflow_kind,
+}
+AUDIT_SORT = {
+    "created_at": AuditEvent.created_at,
+    "event_type": AuditEvent.event_type,
+    "actor": AuditEvent.actor,
+    "run_id": AuditEvent.run_id,
 }
 CHECKPOINT_SORT = {"sequence": Checkpoint.sequence, "created_at": Checkpoint.created_at, "type": Checkpoint.type}
 TRACE_SORT = {"timestamp": TraceEvent.sequence, "sequence": TraceEvent.sequence, "type": TraceEvent.type}
@@ -83,11 +90,44 @@ def _paged(
     return list(rows), total
 
 
-def list_runs(session: Session, status: str | None, page: Page) -> tuple[list[Run], int]:
+def list_runs(session: Session, filters: Mapping[str, Any], page: Page) -> tuple[list[Run], int]:
+    """Runs matching every given filter of ``GET /runs`` (status, workflow kind and name, session,
+    error, creation window, text in the output)."""
     column = _sort_column(RUN_SORT, page)
-    where = [Run.status == status] if status else []
     stmt = select(Run).options(undefer(Run.spec))
-    return _paged(session, stmt, where, page, _order(column, page.sort_order, Run.id))
+    return _paged(session, stmt, run_filters(filters), page, _order(column, page.sort_order, Run.id))
+
+
+def run_filters(filters: Mapping[str, Any]) -> list[ColumnElement[bool]]:
+    where: list[ColumnElement[bool]] = []
+    for name in ("status", "workflow_kind", "workflow_name"):
+        if filters.get(name):
+            where.append(getattr(Run, name) == filters[name])
+    if filters.get("session_id") is not None:
+        where.append(Run.session_id == filters["session_id"])
+    if filters.get("has_error") is not None:
+        where.append(Run.error.is_not(None) if filters["has_error"] else Run.error.is_(None))
+    if filters.get("created_after"):
+        where.append(Run.created_at >= timestamp_parameter(filters, "created_after"))
+    if filters.get("created_before"):
+        where.append(Run.created_at <= timestamp_parameter(filters, "created_before"))
+    if filters.get("q"):
+        pattern = "%" + filters["q"].replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        where.append(Run.output_text.ilike(pattern, escape="\\"))
+    return where
+
+
+def timestamp_parameter(filters: Mapping[str, Any], name: str) -> datetime:
+    """An ISO-8601 query parameter as an aware datetime (UTC when it names no zone); 422 otherwise."""
+    try:
+        value = datetime.fromisoformat(filters[name])
+    except ValueError:
+        raise Unprocessable(
+            f"Query parameter '{name}' must be an ISO-8601 timestamp; got '{filters[name]}'.",
+            code="invalid_timestamp",
+            param=name,
+        ) from None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def list_checkpoints(session: Session, run_id: str, type_: str | None, page: Page) -> tuple[list[Checkpoint], int]:
@@ -109,8 +149,11 @@ def list_human_tasks(session: Session, filters: Mapping[str, Any], page: Page) -
         where.append(HumanTask.run_id == filters["run_id"])
     if filters.get("workflow_kind"):
         where.append(HumanTask.workflow_kind == filters["workflow_kind"])
-    if filters.get("status"):
-        where.append(HumanTask.status == filters["status"])
+    status = filters.get("status", "pending")
+    if status == "escalated":
+        where += [HumanTask.status == "pending", HumanTask.escalated_at.is_not(None)]
+    elif status != "all":
+        where.append(HumanTask.status == status)
     if filters.get("escalated") is not None:
         flag = HumanTask.escalated_at.is_not(None)
         where.append(flag if filters["escalated"] else ~flag)
@@ -123,7 +166,8 @@ def list_audit(session: Session, filters: Mapping[str, Any], limit: int, offset:
     for name in ("event_type", "run_id", "actor"):
         if filters.get(name):
             stmt = stmt.where(getattr(AuditEvent, name) == filters[name])
-    columns = (AuditEvent.created_at, AuditEvent.id)
+    sort_by = filters.get("sort_by", "created_at")
+    columns = _sort_column(AUDIT_SORT, Page(limit, offset, sort_by, "desc")), AuditEvent.created_at, AuditEvent.id
     descending = filters.get("sort_order", "desc") == "desc"
     stmt = stmt.order_by(*(c.desc() if descending else c.asc() for c in columns)).limit(limit).offset(offset)
     return list(session.execute(stmt).scalars())

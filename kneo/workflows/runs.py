@@ -43,6 +43,7 @@ class RunRequest:
     async_mode: bool = False
     metadata: Mapping[str, Any] = field(default_factory=dict)
     timeout_seconds: int | None = None
+    session_id: str | None = None
 
 
 def compile_request(session: Session, request: RunRequest, settings: Settings) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -107,6 +108,7 @@ def submit_run(
         workflow_name=workflow["name"] if workflow else None,
         workflow_kind="workflow" if workflow else "agent",
         environment=request.environment,
+        session_id=request.session_id,
         input_text=request.input,
         visited_steps=[],
         visited_nodes=[],
@@ -162,6 +164,7 @@ def submit_run(
             "spec_path": request.spec_path,
             "inline_spec": request.spec is not None,
             "environment": request.environment,
+            "session_id": request.session_id,
             "metadata": dict(request.metadata),
         },
         now=now,

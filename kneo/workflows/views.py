@@ -33,6 +33,7 @@ def _run_fields(run: Run, with_spec: bool) -> dict[str, Any]:
         "continuation_id": run.continuation_id,
         "metadata": run_metadata(run, with_spec),
         "error": run.error,
+        "session_id": run.session_id,
     }
 
 

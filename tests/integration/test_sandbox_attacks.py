@@ -239,7 +239,7 @@ def test_an_environment_policy_turns_unlisted_commands_into_validation_errors(pl
     assert [d["code"] for d in report["diagnostics"] if d["severity"] == "error"] == ["E_ENV_POLICY_MCP_COMMAND"]
     before = platform.sql("SELECT count(*) FROM runs")[0][0]
     refused = platform.call("POST", "/v1/runs", json={"input": "x", "spec": shell, "environment": environment})
-    assert refused.status_code == 422 and refused.json()["detail"]["error"] == "environment_policy_violation"
+    assert refused.status_code == 403 and refused.json()["detail"]["error"] == "environment_policy_blocked"
     assert platform.sql("SELECT count(*) FROM runs")[0][0] == before
     ok = platform.call("POST", "/v1/specs/validate", json={"spec": listed, "environment": environment}).json()
     assert ok["valid"] is True, ok

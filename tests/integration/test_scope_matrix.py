@@ -82,6 +82,8 @@ ROUTES: list[Route] = [
     ("GET", "/policies/environment", "policies:read", lambda api: {}),
     ("GET", "/policies/environment/matrix", "policies:read", lambda api: {}),
     ("PUT", "/policies/environment/matrix", "policies:write", lambda api: {"json": {"enabled": True}}),
+    ("POST", "/policies/environment/matrix/preview", "policies:read", lambda api: {"json": {"enabled": True}}),
+    ("GET", "/skills", "specs:read", lambda api: {}),
 ]
 
 

@@ -1,4 +1,10 @@
-"""A workflow plan as ``{nodes, edges}`` for display (``/specs/graph``, ``/runs/{id}/graph``); pure."""
+"""A workflow plan as ``{nodes, edges}`` for display (``/specs/graph``, ``/runs/{id}/graph``); pure.
+
+The answer carries 1.2's shape (``workflow_kind``, ``workflow_name``, ``start``, ``max_steps``;
+nodes with ``name`` and their error policy; edges ``{source, target, label, conditional,
+priority}``) next to kneo's own (``workflow``, node ``kind``/``ref``/``start``, edges
+``from``/``to``/``condition``), for every workflow kind.
+"""
 
 from __future__ import annotations
 
@@ -16,14 +22,14 @@ def workflow_graph(plan: Mapping[str, Any]) -> dict[str, Any]:
     workflow = (plan.get("workflows") or {}).get(key or "")
     if workflow is None:
         agent = (plan.get("agents") or {}).get(plan.get("root_agent") or "") or {}
-        node = {"id": agent.get("name") or "agent", "kind": "agent", "ref": plan.get("root_agent"), "start": True}
-        return {"workflow": None, "nodes": [node], "edges": []}
+        step = {"id": agent.get("name") or "agent", "kind": "agent", "ref": plan.get("root_agent")}
+        node = _node(plan, step, step["id"], "agent")
+        return {**_summary(None, None, node["id"], None), "workflow": None, "nodes": [node], "edges": []}
     kind = workflow["type"]
     if kind == "graph":
         steps = [dict(step, id=node_id) for node_id, step in workflow["nodes"].items()]
         edges = [
-            {"from": e["from"], "to": e["to"], "label": e.get("label"), "condition": e.get("condition")}
-            for e in workflow["edges"]
+            _edge(e["from"], e["to"], e.get("label"), e.get("condition"), e.get("priority")) for e in workflow["edges"]
         ]
         start = workflow["start"]
     elif kind == "sequential":
@@ -36,7 +42,16 @@ def workflow_graph(plan: Mapping[str, Any]) -> dict[str, Any]:
         start = None if kind == "concurrent" else (steps[0]["id"] if steps else None)
     nodes = [_node(plan, step, start, kind) for step in steps]
     meta = {"name": workflow["name"], "type": kind, "max_steps": workflow.get("max_steps")}
-    return {"workflow": meta, "nodes": nodes, "edges": edges}
+    return {
+        **_summary(kind, workflow["name"], start, workflow.get("max_steps")),
+        "workflow": meta,
+        "nodes": nodes,
+        "edges": edges,
+    }
+
+
+def _summary(kind: str | None, name: str | None, start: str | None, max_steps: int | None) -> dict[str, Any]:
+    return {"workflow_kind": kind, "workflow_name": name, "start": start, "max_steps": max_steps}
 
 
 def run_graph(plan: Mapping[str, Any], run: Mapping[str, Any]) -> dict[str, Any]:
@@ -63,6 +78,7 @@ def run_graph(plan: Mapping[str, Any], run: Mapping[str, Any]) -> dict[str, Any]
     graph.update(
         run_id=run.get("id"),
         status=run.get("status"),
+        visited=list(visited),
         visited_steps=list(run.get("visited_steps") or []),
         visited_nodes=list(run.get("visited_nodes") or []),
         current=current,
@@ -71,12 +87,37 @@ def run_graph(plan: Mapping[str, Any], run: Mapping[str, Any]) -> dict[str, Any]
     return graph
 
 
-def _edge(source: str, target: str, label: str | None = None) -> dict[str, Any]:
-    return {"from": source, "to": target, "label": label, "condition": None}
+def _edge(
+    source: str,
+    target: str,
+    label: str | None = None,
+    condition: Mapping[str, Any] | None = None,
+    priority: int | None = None,
+) -> dict[str, Any]:
+    return {
+        "source": source,
+        "target": target,
+        "label": label,
+        "conditional": condition is not None and condition.get("type") != "always",
+        "priority": priority or 0,
+        "from": source,
+        "to": target,
+        "condition": condition,
+    }
 
 
 def _node(plan: Mapping[str, Any], step: Mapping[str, Any], start: str | None, kind: str) -> dict[str, Any]:
-    node = {"id": step["id"], "kind": step["kind"], "ref": step.get("ref"), "start": step["id"] == start}
+    node = {
+        "id": step["id"],
+        "name": step["id"],
+        "kind": step["kind"],
+        "ref": step.get("ref"),
+        "start": step["id"] == start,
+        "on_error": step.get("on_error", "fail"),
+        "max_retries": step.get("max_retries", 0),
+        "timeout_seconds": step.get("timeout_seconds"),
+        "fallback_node": step.get("fallback_ref"),
+    }
     nested = nested_workflow(plan, step)
     if nested is not None:
         node["workflow"] = nested
