@@ -254,3 +254,19 @@ def test_render_staging_env_renders_the_staging_variables(tmp_path: Path, monkey
 def test_render_staging_env_validator_rules(override: dict[str, str], problem: str, tmp_path: Path) -> None:
     with pytest.raises(render_staging_env.RenderError, match=re.escape(problem)):
         render_staging_env.render(render_staging_env.TEMPLATE.read_text(), {}, {**STAGING, **override})
+
+
+def test_deploy_extra_pins_one_opentelemetry_release_line() -> None:
+    """Open pre-release ranges made pip 23 (Python 3.11's) backtrack without end on `.[dev,deploy]`.
+
+    Measured: `python3 -m venv x && x/bin/pip install --dry-run -e '.[dev,deploy]'` with pip 23.2.1
+    resolves with these pins.
+    """
+    import tomllib
+
+    deploy = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]["deploy"]
+    telemetry = [d for d in deploy if d.startswith("opentelemetry-")]
+    contrib = {d.split("==")[1] for d in telemetry if d.startswith("opentelemetry-instrumentation-")}
+    core = {re.split("~=", d)[1] for d in telemetry if not d.startswith("opentelemetry-instrumentation-")}
+    assert len(contrib) == 1 and all("==" in d for d in telemetry if "instrumentation" in d), telemetry
+    assert len(core) == 1, telemetry
