@@ -63,7 +63,7 @@ def result_text(result: types.CallToolResult, max_bytes: int | None) -> str:
     if not parts and result.structuredContent is not None:
         parts.append(json.dumps(result.structuredContent, default=str))
     text = "\n".join(parts)
-    if max_bytes and len(text.encode()) > max_bytes:
+    if max_bytes is not None and max_bytes > 0 and len(text.encode()) > max_bytes:
         text = text.encode()[:max_bytes].decode(errors="ignore") + "...[truncated]"
     return text
 

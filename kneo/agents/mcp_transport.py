@@ -79,6 +79,11 @@ class _StderrRelay:
             self.writer.close()
 
 
+def _positive(value: Any, default: float) -> float:
+    """A configured number of seconds, or ``default`` when it is absent, zero or negative."""
+    return float(value) if isinstance(value, int | float) and value > 0 else default
+
+
 @asynccontextmanager
 async def open_transport(name: str, config: Mapping[str, Any], timeout: float) -> AsyncIterator[tuple[Any, Any]]:
     """Yield the (read, write) streams of the server's transport; closes everything on exit."""
@@ -97,8 +102,8 @@ async def open_transport(name: str, config: Mapping[str, Any], timeout: float) -
             read, write = await stack.enter_async_context(stdio_client(params, errlog=relay.writer))
         elif transport in ("http", "sse"):
             headers = resolved_mapping(name, "headers", config.get("headers"))
-            read_timeout = float(config.get("sse_read_timeout") or DEFAULT_SSE_READ_TIMEOUT_SECONDS)
-            http_timeout = httpx.Timeout(float(config.get("timeout") or timeout), read=read_timeout)
+            read_timeout = _positive(config.get("sse_read_timeout"), DEFAULT_SSE_READ_TIMEOUT_SECONDS)
+            http_timeout = httpx.Timeout(_positive(config.get("timeout"), timeout), read=read_timeout)
             verify = _tls(name, config)
 
             def factory(

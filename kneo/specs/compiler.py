@@ -8,6 +8,7 @@ from typing import Any
 
 from kneo.sandbox import SkillRoot
 
+from .build_checks import build_diagnostics
 from .errors import Diagnostic, SpecError, SpecInvalid, SpecParseError, ValidationReport
 from .migrate import migrate_document
 from .normalize import normalize_document
@@ -58,13 +59,16 @@ def compile_document(
 ) -> dict[str, Any]:
     """Compile a raw spec to a plan; raises :class:`SpecInvalid` when any error diagnostic exists.
 
-    Nothing is imported: implementations are checked against ``allowed_modules`` only.
+    Nothing is imported: implementations are checked against ``allowed_modules`` only. Besides the
+    validation diagnostics, the build checks of :mod:`kneo.specs.build_checks` apply.
     Skill sources are read (confined under the skills root, within its limits) when ``skills`` is given.
     """
     if target not in TARGETS:
         raise SpecError(f"Unsupported target: {target}. Use 'workflow' or 'agent'.", code="spec_target_invalid")
     prepared = prepare(raw)
     diagnostics = _diagnostics(prepared, allowed_modules)
+    if prepared.spec is not None and not any(d.severity == "error" for d in diagnostics):
+        diagnostics += build_diagnostics(prepared.spec)
     if prepared.spec is None or any(d.severity == "error" for d in diagnostics):
         raise SpecInvalid(diagnostics)
     return build_plan(prepared.spec, prepared.declared, target=target, skills=skills)

@@ -84,7 +84,7 @@ def strongly_connected(graph: dict[Node, list[Node]]) -> list[list[Node]]:
 
 
 def cycle_diagnostics(spec: dict[str, Any]) -> list[Diagnostic]:
-    """One E_BUILD_CYCLE per dependency cycle (reported at its alphabetically first member)."""
+    """One E_BUILD_CYCLE per dependency cycle (reported at ``components``, as 1.2.0 does)."""
     out: list[Diagnostic] = []
     for members in sorted(strongly_connected(dependency_graph(spec))):
         names = [_PATHS[kind] + key for kind, key in members]
@@ -92,7 +92,7 @@ def cycle_diagnostics(spec: dict[str, Any]) -> list[Diagnostic]:
             error(
                 "E_BUILD_CYCLE",
                 f"Build dependency cycle between {', '.join(names)}.",
-                names[0],
+                "components",
                 "Break the cycle between agents, agent tools and workflows.",
             )
         )

@@ -71,9 +71,9 @@ class SpecError(Exception):
 
 
 class SpecVersionError(SpecError):
-    """The spec declares a version other than absent, ``v0`` or ``v1``."""
+    """The spec declares a version other than absent, ``v0`` or ``v1`` (1.2.0's ``invalid_request``)."""
 
-    default_code = "spec_version_unsupported"
+    default_code = "invalid_request"
 
     def __init__(self, version: object) -> None:
         super().__init__(f"Unsupported spec version: {version}")

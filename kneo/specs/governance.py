@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from .errors import Diagnostic, error, warning
-from .walk import agent_entries, has_human_step, included_tools, tool_selection, workflow_entries
+from .walk import agent_entries, has_human_step, tool_selection, workflow_entries
 
 ALLOWED_MODULES_ENV = "KNEO_SERV_ALLOWED_MODULES"
 DENIED_SYMBOLS = frozenset({"eval", "exec", "open", "compile", "__import__", "breakpoint"})
@@ -81,7 +81,7 @@ def import_diagnostics(spec: dict[str, Any], allowed_modules: Sequence[str]) -> 
     tools = spec["tools"]
     for name in sorted(tools):
         impl = tools[name].get("implementation")
-        problem = impl is not None and implementation_problem(impl, allowed_modules)
+        problem = bool(impl) and implementation_problem(impl, allowed_modules)
         if problem:
             out.append(
                 error(
@@ -110,10 +110,9 @@ def permission_diagnostics(spec: dict[str, Any]) -> list[Diagnostic]:
     """Tool-permission warnings for every agent with a non-empty tool selection."""
     out: list[Diagnostic] = []
     for path, _key, agent in agent_entries(spec):
-        if not included_tools(agent):
-            continue
         selection = tool_selection(agent)
-        assert selection is not None
+        if selection is None:
+            continue
         perms = selection.get("permissions")
         base = f"{path}.tools.permissions"
         if perms is None:

@@ -41,16 +41,13 @@ def migrate_document(raw: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]
         if old in doc and new not in doc:
             doc[new] = doc.pop(old)
             applied.append(f"renamed {old} to {new}")
-    components = doc.get("components")
-    if components is None:
-        components = {}
-        doc["components"] = components
+    components = doc.setdefault("components", {})
     if isinstance(components, dict):
         for legacy, bucket in _LEGACY_BUCKETS:
             if legacy not in doc:
                 continue
             value = doc[legacy]
-            if value is None or (isinstance(value, Mapping) and not value):
+            if not value:
                 del doc[legacy]
                 continue
             target = components.get(bucket)

@@ -17,8 +17,7 @@ def _normalize_agent(agent: Any) -> None:
     model = agent.get("model")
     if isinstance(model, str):
         agent["model"] = {"name": model, "provider": "default"}
-    if agent.get("defaults") is None:
-        agent["defaults"] = {}
+    agent.setdefault("defaults", {})
 
 
 def normalize_document(doc: dict[str, Any]) -> dict[str, Any]:
@@ -27,8 +26,7 @@ def normalize_document(doc: dict[str, Any]) -> dict[str, Any]:
     Defensive: shapes that do not match are left for the schema validator to report.
     """
     _normalize_agent(doc.get("agent"))
-    if doc.get("components") is None:
-        doc["components"] = {}
+    doc.setdefault("components", {})
     components = doc.get("components")
     if isinstance(components, dict):
         agents = components.get("agents")
@@ -38,11 +36,11 @@ def normalize_document(doc: dict[str, Any]) -> dict[str, Any]:
     workflow = doc.get("workflow")
     if isinstance(workflow, dict):
         kind = workflow.get("type")
-        steps = workflow.get("steps")
+        steps = workflow.get("steps") or []
         if kind == "sequential" and isinstance(steps, list):
             workflow["steps"] = [
                 {"id": step, "kind": "agent", "ref": step} if isinstance(step, str) else step for step in steps
             ]
-        elif kind == "graph" and workflow.get("max_steps") is None:
-            workflow["max_steps"] = 50
+        elif kind == "graph":
+            workflow.setdefault("max_steps", 50)
     return doc

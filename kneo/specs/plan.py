@@ -7,6 +7,7 @@ from typing import Any
 
 from kneo.sandbox import SkillRoot
 
+from .schema import APPEND_MODES
 from .skills import load_skill
 from .walk import ROOT, guardrail_stages
 
@@ -35,7 +36,7 @@ def _step(step: dict[str, Any], step_id: str | None = None) -> dict[str, Any]:
         "ref": step["ref"],
         "on_error": step["on_error"],
         "fallback_ref": step.get("fallback_ref"),
-        "max_retries": step["max_retries"],
+        "max_retries": max(step["max_retries"], 0),
         "timeout_seconds": step.get("timeout_seconds"),
         "retry_backoff_seconds": step.get("retry_backoff_seconds"),
     }
@@ -51,6 +52,11 @@ def _guardrail(item: dict[str, Any]) -> dict[str, Any]:
         "target": item.get("target"),
         "config": copy.deepcopy(item.get("config") or {}),
     }
+
+
+def _append_mode(agent: dict[str, Any]) -> str:
+    mode = (agent.get("defaults") or {}).get("append_mode")
+    return mode if mode in APPEND_MODES else "auto"
 
 
 def agent_plan(key: str, agent: dict[str, Any]) -> dict[str, Any]:
@@ -82,7 +88,7 @@ def agent_plan(key: str, agent: dict[str, Any]) -> dict[str, Any]:
         "memory": copy.deepcopy(agent["memory"]) if agent.get("memory") else None,
         "skills": list(agent.get("skills", [])),
         "as_agent": agent.get("as_agent"),
-        "append_mode": (agent.get("defaults") or {}).get("append_mode", "auto"),
+        "append_mode": _append_mode(agent),
     }
 
 
@@ -163,7 +169,7 @@ def tool_plan(name: str, tool: dict[str, Any]) -> dict[str, Any]:
         "description": tool["description"],
         "parameters": copy.deepcopy(tool.get("parameters") or {}),
         "implementation": tool.get("implementation"),
-        "mcp": {"server": mcp.get("server"), "name": mcp.get("name") or name} if mcp else None,
+        "mcp": {"server": mcp.get("server"), "name": str(mcp.get("name") or name)} if mcp else None,
         "agent": tool.get("agent"),
     }
 

@@ -116,7 +116,11 @@ def build_report(spec: dict[str, Any], diagnostics: list[Diagnostic]) -> dict[st
         },
         "tools": {
             "declared": sorted(tools),
-            "mcp_imports": [{"name": n, "config": dict(tools[n]["mcp"])} for n in sorted(tools) if tools[n].get("mcp")],
+            "mcp_imports": [
+                {"name": n, "config": {"server": None, "name": None, **tools[n]["mcp"]}}
+                for n in sorted(tools)
+                if tools[n].get("mcp")
+            ],
             "agent_policies": policies,
         },
         "guardrails": {"agents": guardrails},

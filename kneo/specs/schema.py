@@ -6,7 +6,6 @@ from typing import Any
 
 from .errors import Diagnostic
 from .schema_types import (
-    MISSING,
     AnyValue,
     Bool,
     Enum,
@@ -41,7 +40,6 @@ CONDITION_TYPES = (
     "not",
 )
 APPEND_MODES = ("auto", "never", "user_only", "assistant_only")
-GUARDRAIL_STAGES = ("input", "output", "tool", "workflow")
 
 
 def _opt(node: Node, default: Any = None) -> Field:
@@ -112,16 +110,10 @@ TOOL_SELECTION = Model(
         "permissions": _opt(PERMISSIONS),
     },
 )
-# Item fields are all optional here: missing id/type is the semantic E_GUARDRAIL_FIELDS.
-GUARDRAIL_ITEM = Model(
-    "GuardrailSpec",
-    {name: Field(Nullable(Str()), default=MISSING) for name in ("id", "type", "action", "mode", "ref", "target")}
-    | {"config": Field(Nullable(FREE_MAP), default=MISSING)},
-)
-GUARDRAILS = Model(
-    "GuardrailsSpec", {stage: Field(Nullable(ListOf(GUARDRAIL_ITEM)), default=list) for stage in GUARDRAIL_STAGES}
-)
-DEFAULTS = Model("AgentDefaults", {"append_mode": Field(Enum(*APPEND_MODES), default=MISSING)}, extra=True)
+# Stage lists are checked item by item by the semantic layer; unknown stages are ignored.
+GUARDRAILS = FREE_MAP
+# Only defaults.append_mode is read; the plan falls back to "auto" for any other value.
+DEFAULTS = FREE_MAP
 AGENT = Model(
     "AgentSpec",
     {
@@ -141,7 +133,8 @@ AGENT = Model(
         "as_agent": _opt(Str()),
     },
 )
-MCP_REF = Model("McpToolRef", {"server": _opt(Str()), "name": _opt(Str())})
+# Any server value is looked up (E_MCP_UNKNOWN_SERVER); {} counts as no backing, so nothing is filled in.
+MCP_REF = Model("McpToolRef", {}, extra=True)
 TOOL = Model(
     "ToolSpec",
     {
@@ -152,7 +145,7 @@ TOOL = Model(
         "agent": _opt(Str()),
     },
 )
-SKILL = Model("SkillSpec", {"source": _req(Str()), "description": _opt(Str())})
+SKILL = Model("SkillSpec", {"source": _req(Str(_safe_path)), "description": _opt(Str())})
 MCP_SERVER = Model(
     "McpServerSpec",
     {
@@ -165,9 +158,9 @@ MCP_SERVER = Model(
         "sse_url": _opt(Str()),
         "message_url": _opt(Str()),
         "headers": _opt(MapOf(Str())),
-        "timeout": _opt(Num(ge=0)),
-        "max_response_bytes": _opt(Int(gt=0)),
-        "sse_read_timeout": _opt(Num(ge=0)),
+        "timeout": _opt(Num()),
+        "max_response_bytes": _opt(Int()),
+        "sse_read_timeout": _opt(Num()),
         "verify": _opt(Bool()),
         "ca_bundle": _opt(Str(_safe_path)),
         "client_cert": _opt(Str(_safe_path)),
@@ -206,7 +199,7 @@ STEP = Model(
         "enabled": Field(Bool(), default=True),
         "on_error": Field(Enum(*ON_ERROR), default="fail"),
         "fallback_ref": _opt(Str()),
-        "max_retries": Field(Int(ge=0), default=0),
+        "max_retries": Field(Int(), default=0),
         "timeout_seconds": _opt(Int()),
         "retry_backoff_seconds": _opt(Num(ge=0)),
     },
@@ -218,7 +211,7 @@ CONDITION.fields.update(
         "value": Field(AnyValue(), default=None),
         "key": _opt(Str()),
         "case_sensitive": Field(Bool(), default=False),
-        "conditions": _opt(ListOf(CONDITION)),
+        "conditions": Field(ListOf(CONDITION), default=None),  # absent is null, an explicit null is E_SCHEMA
         "condition": _opt(CONDITION),
     }
 )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -46,26 +47,53 @@ class Str(Node):
         return value
 
 
+_INT_TEXT = re.compile(r"[+-]?\d+(?:_\d+)*(?:\.0*)?")
+_INT64_MAX = 2**63
+_MAX_DIGITS = 4000
+TRUE_WORDS = frozenset({"1", "on", "t", "true", "y", "yes"})
+FALSE_WORDS = frozenset({"0", "off", "f", "false", "n", "no"})
+
+
+def lax_int(value: Any) -> tuple[int | None, str | None]:
+    """Coerce like pydantic's lax mode: bools, whole floats and integer strings (``"5.0"``) become ints.
+
+    Returns ``(number, None)`` or ``(None, problem message)``.
+    """
+    if isinstance(value, bool):
+        return int(value), None
+    if isinstance(value, int):
+        return value, None
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return None, "Input should be a finite number"
+        if not value.is_integer():
+            return None, "Input should be a valid integer, got a number with a fractional part"
+        if abs(value) >= _INT64_MAX:
+            return None, "Unable to parse input string as an integer, exceeded maximum size"
+        return int(value), None
+    if isinstance(value, str):
+        text = value.strip()
+        if len(text) <= _MAX_DIGITS and _INT_TEXT.fullmatch(text):
+            return int(text.split(".", 1)[0]), None
+        return None, "Input should be a valid integer, unable to parse string as an integer"
+    return None, "Input should be a valid integer"
+
+
 class Int(Node):
     def __init__(self, gt: int | None = None, ge: int | None = None) -> None:
         self.gt = gt
         self.ge = ge
 
     def check(self, value: Any, loc: Loc, problems: list[Problem]) -> Any:
-        if isinstance(value, float) and not isinstance(value, bool) and math.isfinite(value):
-            if value.is_integer():
-                value = int(value)
-            else:
-                problems.append(Problem(loc, "Input should be a valid integer, got a number with a fractional part"))
-                return value
-        if isinstance(value, bool) or not isinstance(value, int):
-            problems.append(Problem(loc, "Input should be a valid integer"))
+        number, problem = lax_int(value)
+        if number is None:
+            problems.append(Problem(loc, problem or "Input should be a valid integer"))
             return value
-        if self.gt is not None and value <= self.gt:
+        if self.gt is not None and number <= self.gt:
             problems.append(Problem(loc, f"Input should be greater than {self.gt}"))
-        if self.ge is not None and value < self.ge:
+        if self.ge is not None and number < self.ge:
             problems.append(Problem(loc, f"Input should be greater than or equal to {self.ge}"))
-        return value
+        return number
 
 
 class Num(Node):
@@ -73,7 +101,18 @@ class Num(Node):
         self.ge = ge
 
     def check(self, value: Any, loc: Loc, problems: list[Problem]) -> Any:
-        if isinstance(value, bool) or not isinstance(value, int | float):
+        if isinstance(value, str):
+            try:
+                parsed = float(value.strip())
+            except ValueError:
+                parsed = math.nan
+            if not math.isfinite(parsed):  # kneo stores specs as JSON, which has no NaN or infinity
+                problems.append(Problem(loc, "Input should be a valid number, unable to parse string as a number"))
+                return value
+            value = parsed
+        elif isinstance(value, bool):
+            value = float(value)
+        if not isinstance(value, int | float):
             problems.append(Problem(loc, "Input should be a valid number"))
             return value
         if self.ge is not None and not value >= self.ge:
@@ -82,9 +121,16 @@ class Num(Node):
 
 
 class Bool(Node):
+    """Booleans, 0/1 and the words pydantic accepts (``"yes"``, ``"off"``, …, any case)."""
+
     def check(self, value: Any, loc: Loc, problems: list[Problem]) -> Any:
-        if not isinstance(value, bool):
-            problems.append(Problem(loc, "Input should be a valid boolean"))
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, int | float) and value in (0, 1):
+            return bool(value)
+        if isinstance(value, str) and value.lower() in TRUE_WORDS | FALSE_WORDS:
+            return value.lower() in TRUE_WORDS
+        problems.append(Problem(loc, "Input should be a valid boolean"))
         return value
 
 

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from typing import Any
 
+from .build_checks import MEMORY_POLICIES
 from .cycles import cycle_diagnostics
 from .errors import Diagnostic, error, warning
 from .governance import governance_diagnostics
 from .semantic_tools import tool_ref_diagnostics
 from .semantic_workflows import graph_diagnostics, workflow_ref_diagnostics
-from .walk import agent_entries, guardrail_stages, has_human_step
+from .walk import agent_entries, guardrail_stages
 
-GUARDRAIL_TYPES = ("keyword", "regex", "function", "agent")
 _BASE_ACTIONS = ("warn", "block", "retry", "escalate", "human_review")
 STAGE_ACTIONS = {
     "input": _BASE_ACTIONS,
@@ -21,7 +20,6 @@ STAGE_ACTIONS = {
     "tool": (*_BASE_ACTIONS, "revise", "redact"),
     "workflow": (*_BASE_ACTIONS, "revise", "redact"),
 }
-MEMORY_POLICIES = ("full", "sliding_window", "summary", "retrieval")
 AS_AGENT_ALLOWED = frozenset({"name", "description", "system_prompt", "as_agent"})
 
 
@@ -87,75 +85,46 @@ def runtime_diagnostics(spec: dict[str, Any]) -> list[Diagnostic]:
     return out
 
 
-def _component_exists(spec: dict[str, Any], ref: Any, buckets: Sequence[str]) -> bool:
-    comps = spec["components"]
-    return isinstance(ref, str) and any(ref in (spec["tools"] if b == "tools" else comps[b]) for b in buckets)
+GUARDRAIL_HINT = "Give every guardrail an id and a type."
 
 
-def _memory(spec: dict[str, Any], path: str, memory: dict[str, Any]) -> list[Diagnostic]:
-    policy = memory.get("policy")
-    mpath = f"{path}.memory.policy"
-    hint = f"Set memory.policy to one of {', '.join(MEMORY_POLICIES)}."
-    if policy is None:
-        return [error("E_MEMORY_POLICY_REQUIRED", "memory.policy is required.", mpath, hint)]
-    if policy not in MEMORY_POLICIES:
-        return [error("E_MEMORY_POLICY_REQUIRED", f"Unknown memory policy '{policy}'.", mpath, hint)]
-    for field, name in (("summarizer", "summary"), ("retriever", "retrieval")):
-        if policy != name:
-            continue
-        block = memory.get(field)
-        ref = block.get("ref") if isinstance(block, dict) else None
-        if not _component_exists(spec, ref, ("agents", "functions")):
-            return [
-                error(
-                    "E_MEMORY_POLICY_REQUIRED",
-                    f"Memory policy '{policy}' requires {field}.ref naming an agent or function component.",
-                    f"{path}.memory.{field}",
-                    f"Set memory.{field}.ref.",
-                )
-            ]
-    return []
-
-
-def _guardrail_item(spec: dict[str, Any], ipath: str, stage: str, item: dict[str, Any]) -> list[Diagnostic]:
-    out: list[Diagnostic] = []
-    kind = item.get("type")
-    problem = None
-    if not isinstance(item.get("id"), str) or not item.get("id"):
-        problem = "requires a string 'id'"
-    elif kind not in GUARDRAIL_TYPES:
-        problem = f"requires 'type' to be one of {', '.join(GUARDRAIL_TYPES)}"
-    elif kind == "function" and not _component_exists(spec, item.get("ref"), ("functions", "tools")):
-        problem = "of type 'function' requires 'ref' naming a function component or tool"
-    elif kind == "agent" and not _component_exists(spec, item.get("ref"), ("agents",)):
-        problem = "of type 'agent' requires 'ref' naming an agent component"
-    elif kind in ("keyword", "regex"):
-        problem = _config_problem(kind, item.get("config"))
-    if problem:
-        out.append(
-            error(
-                "E_GUARDRAIL_FIELDS",
-                f"Guardrail {problem}.",
-                ipath,
-                "Give every guardrail an id, a supported type and its required fields.",
-            )
+def _memory(path: str, memory: dict[str, Any]) -> list[Diagnostic]:
+    """Only a missing policy is a validation error; unknown policies and refs are build checks."""
+    if memory.get("policy"):
+        return []
+    return [
+        error(
+            "E_MEMORY_POLICY_REQUIRED",
+            "memory.policy is required.",
+            f"{path}.memory.policy",
+            f"Set memory.policy to one of {', '.join(MEMORY_POLICIES)}.",
         )
-    mode = item.get("mode") or "middleware"
-    if mode != "middleware":
+    ]
+
+
+def _guardrail_item(ipath: str, stage: str, item: Any) -> list[Diagnostic]:
+    """Presence of id and type, mode and per-stage action (type, ref and config are build checks)."""
+    if not isinstance(item, dict):
+        return [error("E_GUARDRAIL_FIELDS", "Guardrail item must be an object.", ipath, GUARDRAIL_HINT)]
+    out = [
+        error("E_GUARDRAIL_FIELDS", f"Guardrail is missing `{name}`.", f"{ipath}.{name}", GUARDRAIL_HINT)
+        for name in ("id", "type")
+        if not item.get(name)
+    ]
+    if "mode" in item and item["mode"] != "middleware":
         out.append(
             error(
                 "E_GUARDRAIL_MODE_UNSUPPORTED",
-                f"Guardrail mode '{mode}' is not supported.",
+                f"Guardrail mode '{item['mode']}' is not supported.",
                 f"{ipath}.mode",
                 "Use mode: middleware.",
             )
         )
-    action = item.get("action") or "block"
-    if action not in STAGE_ACTIONS[stage]:
+    if "action" in item and item["action"] not in STAGE_ACTIONS[stage]:
         out.append(
             error(
                 "E_GUARDRAIL_ACTION_UNSUPPORTED",
-                f"Guardrail action '{action}' is not supported on the {stage} stage.",
+                f"Guardrail action '{item['action']}' is not supported on the {stage} stage.",
                 f"{ipath}.action",
                 f"Use one of {', '.join(STAGE_ACTIONS[stage])}.",
             )
@@ -163,22 +132,30 @@ def _guardrail_item(spec: dict[str, Any], ipath: str, stage: str, item: dict[str
     return out
 
 
-def _config_problem(kind: str, config: Any) -> str | None:
-    if config is None:
-        config = {}
-    if not isinstance(config, dict):
-        return "requires 'config' to be an object"
-    field = "keywords" if kind == "keyword" else "patterns"
-    values = config.get(field, [])
-    if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
-        return f"of type '{kind}' requires config.{field} to be a list of strings"
-    if kind == "regex":
-        for pattern in values:
-            try:
-                re.compile(pattern)
-            except (re.error, RecursionError, OverflowError):
-                return f"pattern '{pattern}' is not a valid regular expression"
-    return None
+def _as_agent(path: str, agent: dict[str, Any], workflows: dict[str, Any]) -> list[Diagnostic]:
+    out: list[Diagnostic] = []
+    target = agent["as_agent"]
+    extra = sorted(k for k, v in agent.items() if k not in AS_AGENT_ALLOWED and v not in (None, [], {}))
+    if extra:
+        out.append(
+            error(
+                "E_AS_AGENT_FIELDS",
+                f"A workflow-backed agent may only set name, description and system_prompt "
+                f"(found: {', '.join(extra)}).",
+                path,
+                "Remove the other fields or drop as_agent.",
+            )
+        )
+    if target not in workflows:
+        out.append(
+            error(
+                "E_AS_AGENT_UNKNOWN_WORKFLOW",
+                f"Workflow component '{target}' is referenced but not defined.",
+                f"{path}.as_agent",
+                "Add it under components.workflows.",
+            )
+        )
+    return out
 
 
 def agent_diagnostics(spec: dict[str, Any]) -> list[Diagnostic]:
@@ -197,41 +174,12 @@ def agent_diagnostics(spec: dict[str, Any]) -> list[Diagnostic]:
                 )
             )
         if agent.get("memory"):
-            out += _memory(spec, path, agent["memory"])
+            out += _memory(path, agent["memory"])
         for stage, items in guardrail_stages(agent).items():
             for index, item in enumerate(items):
-                out += _guardrail_item(spec, f"{path}.guardrails.{stage}[{index}]", stage, item)
-        target = agent.get("as_agent")
-        if target is not None:
-            extra = sorted(k for k, v in agent.items() if k not in AS_AGENT_ALLOWED and v not in (None, [], {}))
-            if extra:
-                out.append(
-                    error(
-                        "E_AS_AGENT_FIELDS",
-                        f"A workflow-backed agent may only set name, description and "
-                        f"system_prompt (found: {', '.join(extra)}).",
-                        f"{path}.as_agent",
-                        "Remove the other fields or drop as_agent.",
-                    )
-                )
-            if target not in workflows:
-                out.append(
-                    error(
-                        "E_AS_AGENT_UNKNOWN_WORKFLOW",
-                        f"Workflow component '{target}' is referenced but not defined.",
-                        f"{path}.as_agent",
-                        "Add it under components.workflows.",
-                    )
-                )
-            elif has_human_step(workflows[target]):
-                out.append(
-                    error(
-                        "E_STEP_WORKFLOW_NESTED_HUMAN",
-                        f"Workflow '{target}' behind a workflow-backed agent contains a human step.",
-                        f"{path}.as_agent",
-                        "Remove the human step from that workflow.",
-                    )
-                )
+                out += _guardrail_item(f"{path}.guardrails.{stage}[{index}]", stage, item)
+        if agent.get("as_agent"):
+            out += _as_agent(path, agent, workflows)
     return out
 
 

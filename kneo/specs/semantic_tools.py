@@ -37,7 +37,7 @@ def tool_ref_diagnostics(spec: dict[str, Any]) -> list[Diagnostic]:
     servers = spec["mcp_servers"]
     for name in sorted(spec["tools"]):
         tool, tpath = spec["tools"][name], f"tools.{name}"
-        backings = [k for k in ("implementation", "mcp", "agent") if tool.get(k) is not None]
+        backings = [k for k in ("implementation", "mcp", "agent") if tool.get(k)]
         if not backings:
             out.append(
                 error(
@@ -57,17 +57,17 @@ def tool_ref_diagnostics(spec: dict[str, Any]) -> list[Diagnostic]:
                 )
             )
         mcp = tool.get("mcp")
-        if mcp is not None:
+        if mcp:
             if not mcp.get("server"):
                 out.append(
                     error(
                         "E_MCP_TOOL_NO_SERVER",
                         f"MCP tool '{name}' does not name a server.",
-                        f"{tpath}.mcp.server",
+                        f"{tpath}.mcp",
                         "Set mcp.server to a key of mcp_servers.",
                     )
                 )
-            elif mcp["server"] not in servers:
+            elif not isinstance(mcp["server"], str) or mcp["server"] not in servers:
                 out.append(
                     error(
                         "E_MCP_UNKNOWN_SERVER",
@@ -76,7 +76,7 @@ def tool_ref_diagnostics(spec: dict[str, Any]) -> list[Diagnostic]:
                         "Declare it under mcp_servers.",
                     )
                 )
-        if tool.get("agent") is not None:
+        if tool.get("agent"):
             if tool["agent"] not in spec["components"]["agents"]:
                 out.append(
                     error(

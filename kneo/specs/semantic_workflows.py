@@ -7,7 +7,7 @@ from typing import Any
 
 from .conditions import condition_diagnostics
 from .errors import Diagnostic, error, warning
-from .walk import ROOT, has_human_step, workflow_entries
+from .walk import ROOT, has_human_step, workflow_entries, workflow_steps
 
 _BUCKET = {
     "agent": "agents",
@@ -27,6 +27,8 @@ _REF_CODE = {
 
 def _ref_checks(spec: dict[str, Any], wf_key: str, path: str, step: dict[str, Any]) -> list[Diagnostic]:
     components = spec["components"]
+    if step["kind"] == "guardrail":
+        return []  # 1.2.0 resolves guardrail steps only when building (see build_checks)
     bucket = _BUCKET[step["kind"]]
     ref = step["ref"]
     ref_path = f"{path}.ref"
@@ -48,7 +50,7 @@ def _ref_checks(spec: dict[str, Any], wf_key: str, path: str, step: dict[str, An
                 f"Add it under components.{bucket}.",
             )
         ]
-    if bucket == "workflows" and has_human_step(components["workflows"][ref]):
+    if bucket == "workflows" and _contains_human(components["workflows"], ref):
         return [
             error(
                 "E_STEP_WORKFLOW_NESTED_HUMAN",
@@ -58,6 +60,22 @@ def _ref_checks(spec: dict[str, Any], wf_key: str, path: str, step: dict[str, An
             )
         ]
     return []
+
+
+def _contains_human(workflows: dict[str, Any], key: str) -> bool:
+    """True when workflow ``key`` or any workflow it nests (at any depth) has a human step."""
+    seen: set[str] = set()
+    pending = [key]
+    while pending:
+        current = pending.pop()
+        if current in seen or current not in workflows:
+            continue
+        seen.add(current)
+        workflow = workflows[current]
+        if has_human_step(workflow):
+            return True
+        pending += [s["ref"] for _, _, s in workflow_steps("", workflow) if s["kind"] == "workflow"]
+    return False
 
 
 def _duplicate_ids(steps: list[dict[str, Any]], path: str, field: str, code: str) -> list[Diagnostic]:
@@ -193,12 +211,11 @@ def _orchestration(spec: dict[str, Any], key: str, path: str, wf: dict[str, Any]
         step_path = f"{path}.participants[{index}]"
         out += _ref_checks(spec, key, step_path, step)
         if step["on_error"] == "fallback" or step.get("fallback_ref"):
-            field = "on_error" if step["on_error"] == "fallback" else "fallback_ref"
             out.append(
                 error(
                     "E_PARTICIPANT_FALLBACK_UNSUPPORTED",
                     f"Participant '{step['id']}' may not declare a fallback.",
-                    f"{step_path}.{field}",
+                    f"{step_path}.fallback_ref",
                     "Use on_error fail, continue or retry.",
                 )
             )
@@ -267,19 +284,16 @@ def graph_diagnostics(spec: dict[str, Any]) -> list[Diagnostic]:
             )
         start = wf["start"]
         start_ok = False
-        if not start.strip():
-            out.append(
-                error("E_GRAPH_START", "Graph start node is empty.", f"{path}.start", "Set start to a node key.")
-            )
-        elif start not in nodes:
-            out.append(
+        if start not in nodes:
+            out += [
                 error(
                     "E_GRAPH_START_UNKNOWN",
-                    f"Graph start node '{start}' is not defined.",
+                    f"Graph start node '{start}' is not defined among the graph nodes.",
                     f"{path}.start",
                     "Set start to one of the node keys.",
-                )
-            )
+                ),
+                error("E_GRAPH_START", f"Graph start node '{start}' is not defined.", f"{path}.start", "Set start."),
+            ]
         elif not nodes[start]["enabled"]:
             out.append(
                 error(
@@ -323,12 +337,14 @@ def _unreachable(path: str, wf: dict[str, Any]) -> list[Diagnostic]:
     enabled = {k for k, v in nodes.items() if v["enabled"]}
     seen = {wf["start"]}
     queue = deque([wf["start"]])
+    links = [(edge["from"], edge["to"]) for edge in wf["edges"]]
+    links += [(key, node["fallback_ref"]) for key, node in nodes.items() if node.get("fallback_ref")]
     while queue:
         current = queue.popleft()
-        for edge in wf["edges"]:
-            if edge["from"] == current and edge["to"] in enabled and edge["to"] not in seen:
-                seen.add(edge["to"])
-                queue.append(edge["to"])
+        for source, target in links:
+            if source == current and target in enabled and target not in seen:
+                seen.add(target)
+                queue.append(target)
     return [
         warning(
             "W_GRAPH_NODE_UNREACHABLE",

@@ -7,6 +7,7 @@ from typing import Any
 
 ROOT = "__root__"
 ORCHESTRATION_TYPES = ("concurrent", "handoff", "group-chat")
+GUARDRAIL_STAGES = ("input", "output", "tool", "workflow")
 
 
 def agent_entries(spec: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
@@ -58,6 +59,18 @@ def included_tools(agent: dict[str, Any]) -> list[str]:
 
 
 def guardrail_stages(agent: dict[str, Any]) -> dict[str, list[Any]]:
-    """Stage name → list of items (``None`` / missing normalised to empty)."""
+    """Stage name → list of items for the four known stages (other keys are ignored).
+
+    A stage value is iterated as 1.2.0 does: a list gives its items, a string its characters, a
+    mapping its keys, ``None`` nothing; any other value is one (invalid) item.
+    """
     guardrails = agent.get("guardrails") or {}
-    return {stage: list(guardrails.get(stage) or []) for stage in ("input", "output", "tool", "workflow")}
+    return {stage: _stage_items(guardrails.get(stage)) for stage in GUARDRAIL_STAGES}
+
+
+def _stage_items(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    if isinstance(value, list | str | dict):
+        return list(value)
+    return [value]

@@ -127,7 +127,7 @@ def handle_spec_error(exc: specs.SpecError) -> Response:
     if diagnostics:
         detail["diagnostics"] = [d.to_dict() for d in diagnostics]
     status = 404 if exc.code == "spec_not_found" else 422
-    if exc.code in ("spec_missing", "spec_version_unsupported"):
+    if exc.code in ("spec_missing", "invalid_request"):
         status = 400
     return envelope(status, redact(detail))
 

@@ -17,6 +17,7 @@ from kneo.specs import (
     compile_document,
     compile_summary,
     explain_document,
+    validate_document,
 )
 
 from .factories import ALLOWED, base_spec, with_graph, with_orchestration
@@ -202,10 +203,17 @@ def test_skills_loaded_under_root() -> None:
     assert unread["instructions"] is None
 
 
-@pytest.mark.parametrize("source", ["../factories.py", "skills/../../x", "~/skills", "/etc"])
+@pytest.mark.parametrize("source", ["/etc", "/"])
 def test_skill_source_confined(source: str) -> None:
     with pytest.raises(SpecPathConfined):
         compile_document(_with_skill(source), allowed_modules=ALLOWED, skills=SkillRoot(DATA))
+
+
+@pytest.mark.parametrize("source", ["../factories.py", "skills/../../x", "~/skills"])
+def test_skill_source_with_parent_or_home_is_a_schema_error(source: str) -> None:
+    report = validate_document(_with_skill(source), allowed_modules=ALLOWED)
+    assert [(d.code, d.path) for d in report.diagnostics] == [("E_SCHEMA", None)]
+    assert "skills.review.source" in report.diagnostics[0].message
 
 
 def test_skill_source_missing() -> None:

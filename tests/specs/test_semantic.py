@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from kneo.specs import validate_document
+from kneo.specs import SpecInvalid, compile_document, validate_document
 
 from .factories import ALLOWED, base_spec, with_graph, with_orchestration
 
@@ -173,7 +173,7 @@ CASES: list[tuple[str, Callable[[Spec], Any], str]] = [
     (
         "E_PARTICIPANT_FALLBACK_UNSUPPORTED",
         lambda s: _set(with_orchestration("handoff", s)["workflow"]["participants"][0], on_error="fallback"),
-        "workflow.participants[0].on_error",
+        "workflow.participants[0].fallback_ref",
     ),
     (
         "E_ORCHESTRATION_MULTI_HUMAN_UNSUPPORTED",
@@ -235,18 +235,18 @@ CASES: list[tuple[str, Callable[[Spec], Any], str]] = [
         "components.agents.writer.memory.policy",
     ),
     (
-        "E_MEMORY_POLICY_REQUIRED",
-        lambda s: _set(s["agent"], memory={"policy": "summary"}),
-        "agent.memory.summarizer",
-    ),
-    (
         "E_GUARDRAIL_FIELDS",
         lambda s: _set(s["agent"], guardrails={"input": [{"type": "keyword"}]}),
-        "agent.guardrails.input[0]",
+        "agent.guardrails.input[0].id",
     ),
     (
         "E_GUARDRAIL_FIELDS",
-        lambda s: _set(s["agent"], guardrails={"output": [{"id": "g", "type": "magic"}]}),
+        lambda s: _set(s["agent"], guardrails={"output": [{"id": "g", "type": ""}]}),
+        "agent.guardrails.output[0].type",
+    ),
+    (
+        "E_GUARDRAIL_FIELDS",
+        lambda s: _set(s["agent"], guardrails={"output": ["g"]}),
         "agent.guardrails.output[0]",
     ),
     (
@@ -289,7 +289,7 @@ CASES: list[tuple[str, Callable[[Spec], Any], str]] = [
     (
         "E_AS_AGENT_FIELDS",
         lambda s: _set(s["components"]["agents"], w2={"name": "w2", "as_agent": "sub", "model": "gpt"}),
-        "components.agents.w2.as_agent",
+        "components.agents.w2",
     ),
     (
         "E_AS_AGENT_UNKNOWN_WORKFLOW",
@@ -314,14 +314,14 @@ CASES: list[tuple[str, Callable[[Spec], Any], str]] = [
     (
         "E_MCP_TOOL_NO_SERVER",
         lambda s: _set(s["tools"], remote={"description": "d", "mcp": {"name": "x"}}),
-        "tools.remote.mcp.server",
+        "tools.remote.mcp",
     ),
     (
         "E_MCP_UNKNOWN_SERVER",
         lambda s: _set(s["tools"], remote={"description": "d", "mcp": {"server": "zz"}}),
         "tools.remote.mcp.server",
     ),
-    ("E_BUILD_CYCLE", _cycle, "components.agents.looper"),
+    ("E_BUILD_CYCLE", _cycle, "components"),
     (
         "E_UNSAFE_TOOL_IMPORT",
         lambda s: _set(s["tools"]["search"], implementation="os.system"),
@@ -428,8 +428,10 @@ def test_guardrail_item_valid_variants() -> None:
     assert validate_document(spec, allowed_modules=ALLOWED).diagnostics == []
 
 
-def test_bad_regex_is_guardrail_fields() -> None:
+def test_bad_regex_is_a_build_error_not_a_validation_error() -> None:
     spec = base_spec()
     spec["agent"]["guardrails"] = {"input": [{"id": "r", "type": "regex", "config": {"patterns": ["("]}}]}
-    codes = [d.code for d in validate_document(spec, allowed_modules=ALLOWED).diagnostics]
-    assert codes == ["E_GUARDRAIL_FIELDS"]
+    assert validate_document(spec, allowed_modules=ALLOWED).valid
+    with pytest.raises(SpecInvalid) as info:
+        compile_document(spec, allowed_modules=ALLOWED)
+    assert [(d.code, d.path) for d in info.value.diagnostics] == [("E_GUARDRAIL_FIELDS", "agent.guardrails.input[0]")]
