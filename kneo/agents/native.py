@@ -37,6 +37,8 @@ class Stopped(Exception):
 
 
 def message(role: str, content: str | None, name: str | None = None, **extra: Any) -> dict[str, Any]:
+    """A transcript message; ``metadata.tool_calls`` lists the tool calls it made (contract §8.1)."""
+    extra.setdefault("tool_calls", [])
     return {
         "role": role,
         "content": content,

@@ -41,7 +41,7 @@ def run_offline_agent(
         return AgentResult(messages[-1]["content"], 1, [], messages)
     arguments: dict[str, Any] = {"query": input_text}
     call: dict[str, Any] = {"name": SEARCH_TOOL, "arguments": arguments}
-    messages.append(_message("assistant", SEARCH_REQUEST, agent.get("name")))
+    messages.append(_message("assistant", SEARCH_REQUEST, agent.get("name"), [call]))
     if strategy == "simple":
         return AgentResult(SEARCH_REQUEST, 1, [call], messages)
     if should_stop is not None and should_stop():
@@ -54,5 +54,8 @@ def run_offline_agent(
     return AgentResult(final, 2, [dict(call, output=tool_output)], messages)
 
 
-def _message(role: str, content: str, name: str | None = None) -> dict[str, Any]:
-    return {"role": role, "content": content, "name": name, "tool_call_id": None, "metadata": {}}
+def _message(
+    role: str, content: str, name: str | None = None, tool_calls: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    metadata = {"tool_calls": list(tool_calls or [])}
+    return {"role": role, "content": content, "name": name, "tool_call_id": None, "metadata": metadata}

@@ -91,6 +91,7 @@ class HumanTask(Base):
     selected_option: Mapped[str | None] = mapped_column(String(4096))
     reviewer: Mapped[str | None] = mapped_column(String(255))
     decision_metadata: Mapped[dict[str, Any] | None] = mapped_column(JsonType)
+    context: Mapped[dict[str, Any] | None] = mapped_column(JsonType)
     resolved_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]

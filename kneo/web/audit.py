@@ -25,6 +25,7 @@ class AuditEvents(MethodView):
     @blp.response(200)
     def get(self, query: dict[str, Any]) -> Response:
         """List audit events (filters AND-combined)."""
-        events = queries.list_audit(db(), query, query["limit"], query["offset"])
+        page = queries.Page(query["limit"], query["offset"], query["sort_by"], query["sort_order"])
+        events, total = queries.list_audit(db(), query, page)
         items = [audit_event_view(e) for e in events]
-        return json_response({"events": items, "count": len(items)})
+        return json_response({"events": items, **page.meta(len(items), total)})

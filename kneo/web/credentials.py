@@ -42,6 +42,12 @@ class CredentialQuerySchema(StrictSchema):
     include_service_tokens = fields.Boolean(load_default=True)
 
 
+def inventory_item(ref: dict[str, Any]) -> dict[str, Any]:
+    """A reference with the 1.2 status fields; an environment variable has no known expiry and is
+    never checked against its issuer."""
+    return {**ref, "status": "present" if ref["present"] else "missing", "expires_at": None, "last_checked": None}
+
+
 @blp.route("/security/credentials")
 class Credentials(MethodView):
     @require_scope("credentials:read")
@@ -52,11 +58,11 @@ class Credentials(MethodView):
         _check_extras(query["extras"])
         providers = query["providers"] or list(PROVIDER_ENV)
         inventory: dict[str, Any] = {
-            "providers": {p: provider_reference(p) for p in providers},
-            "extra": {e: extra_reference(e) for e in query["extras"]},
+            "providers": {p: inventory_item(provider_reference(p)) for p in providers},
+            "extra": {e: inventory_item(extra_reference(e)) for e in query["extras"]},
         }
         if query["include_service_tokens"]:
-            inventory["service_tokens"] = {t: reference(f"service:{t}", t) for t in SERVICE_TOKENS}
+            inventory["service_tokens"] = {t: inventory_item(reference(f"service:{t}", t)) for t in SERVICE_TOKENS}
         present = {section: sorted(k for k, v in refs.items() if v["present"]) for section, refs in inventory.items()}
         session = db(write=True)
         with transaction(session):

@@ -55,7 +55,10 @@ class HumanTaskItem(MethodView):
                 status=task.status,
                 run_id=task.run_id,
             )
-        return json_response({"continuation_id": task.id, "request": task.request, "task": human_task_view(task)})
+        view = human_task_view(task)
+        return json_response(
+            {"continuation_id": task.id, "request": task.request, "messages": view["messages"], "task": view}
+        )
 
 
 def _resume(continuation_id: str, body: dict[str, Any]) -> tuple[dict[str, Any], int]:

@@ -25,7 +25,7 @@ from kneo.web.schemas import (
     RunListQuerySchema,
     TraceQuerySchema,
 )
-from kneo.workflows import queries, replay
+from kneo.workflows import queries, replay, results
 from kneo.workflows.runs import RunRequest, cancel_run, continue_run, get_run, submit_run
 from kneo.workflows.transitions import Transition
 from kneo.workflows.views import checkpoint_view, run_metadata, run_state, run_status_view, trace_event_view
@@ -73,41 +73,12 @@ def wait_until_settled(run_id: str, timeout: float) -> None:
 
 
 def result_metadata(run: Run) -> dict[str, Any]:
-    """The run-result metadata of a synchronous answer."""
-    workflow = (run.plan.get("workflows") or {}).get(run.plan.get("root_workflow") or "")
-    started = run.started_at or run.created_at
-    finished = run.completed_at or utcnow()
-    metadata: dict[str, Any] = {
-        "sdk": "kneo",
-        "runtime_mode": "bridge",
-        "agent_name": run.agent_name,
-        "duration_ms": round((finished - started).total_seconds() * 1000, 3),
-        "trace_event_count": run.trace_event_count,
-    }
-    if workflow and run.workflow_kind == "workflow":
-        summary: dict[str, Any] = {"name": workflow["name"], "type": workflow["type"]}
-        if workflow["type"] == "graph":
-            termination = (run.engine_state or {}).get("termination")
-            summary.update(visited_nodes=list(run.visited_nodes), termination=termination)
-        else:
-            summary["visited_steps"] = list(run.visited_steps)
-        metadata.update(
-            workflow=summary,
-            workflow_type=workflow["type"],
-            workflow_description=workflow.get("description"),
-            workflow_steps=list(
-                workflow.get("nodes") or [s["id"] for s in workflow.get("steps") or workflow.get("participants") or []]
-            ),
-            variables=dict(run.variables or {}),
-        )
-    if run.status == RunStatus.BLOCKED:
-        metadata.update(
-            human_intervention_required=True,
-            continuation_id=run.continuation_id,
-            request=run.pending_human_request,
-            pending_step_id=run.current_step_id,
-        )
-    return metadata
+    """The run-result metadata of a synchronous answer: what the settling transition stored, or
+    (a run still running when the wait ended) the same keys as they stand now."""
+    stored = run.run_metadata or {}
+    if "sdk" in stored:
+        return {key: stored[key] for key in results.RESULT_KEYS if key in stored}
+    return results.result_metadata(run, run.plan, None, utcnow())
 
 
 def create_response(run: Run, async_mode: bool) -> dict[str, Any]:
@@ -131,7 +102,7 @@ def start_run(body: dict[str, Any], audit_type: str, force_sync: bool = False) -
     session = db()
     with transaction(session):
         run, transition = submit_run(session, request, current_principal().name, settings(), utcnow(), audit_type)
-    return finish_transition(run, transition, async_mode), 200
+    return finish_transition(run, transition, async_mode), 202 if async_mode else 200
 
 
 def finish_transition(run: Run, transition: Transition, async_mode: bool) -> dict[str, Any]:
@@ -162,6 +133,7 @@ class Runs(MethodView):
     @require_scope("runs:write")
     @blp.arguments(RunCreateSchema)
     @blp.response(200)
+    @blp.alt_response(202, description="Accepted: an async run was queued (`async_mode: true`).")
     def post(self, body: dict[str, Any]) -> Response:
         """Create a run (sync waits until completed or blocked; async returns at once)."""
         return idempotent("runs:create", body, lambda: start_run(body, "run.created"))
@@ -213,7 +185,8 @@ class RunTrace(MethodView):
         page = queries.Page(query["limit"], query["offset"], query["sort_by"], query["sort_order"])
         events, total = queries.list_trace(session, run_id, query.get("event_type"), page)
         items = [trace_event_view(e) for e in events]
-        return json_response({"run_id": run_id, "events": items, **page.meta(len(items), total)})
+        meta = {**page.meta(len(items), total), "dropped": 0, "complete": True}
+        return json_response({"run_id": run_id, "events": items, **meta})
 
 
 @blp.route("/runs/<run_id>/checkpoints")
@@ -224,10 +197,10 @@ class RunCheckpoints(MethodView):
     def get(self, query: dict[str, Any], run_id: str) -> Response:
         """The run's checkpoints (404 for an unknown run)."""
         session = db()
-        get_run(session, run_id)
+        run = get_run(session, run_id)
         page = queries.Page(query["limit"], query["offset"], query["sort_by"], query["sort_order"])
         cps, total = queries.list_checkpoints(session, run_id, query.get("type"), page)
-        items = [checkpoint_view(c) for c in cps]
+        items = [checkpoint_view(c, run.spec) for c in cps]
         return json_response({"run_id": run_id, "checkpoints": items, **page.meta(len(items), total)})
 
 

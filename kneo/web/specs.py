@@ -154,6 +154,7 @@ class SpecRun(MethodView):
     @require_scope("runs:write")
     @blp.arguments(RunCreateSchema)
     @blp.response(200)
+    @blp.alt_response(202, description="Accepted: an async run was queued (`async_mode: true`).")
     def post(self, body: dict[str, Any]) -> Response:
         """Run a spec synchronously (``async_mode`` is honoured too)."""
         return idempotent("specs:run", body, lambda: start_run(body, "spec.run"))

@@ -16,7 +16,7 @@ from kneo.db import is_sqlite
 from kneo.errors import Conflict, NotFound, Unprocessable
 from kneo.models import HumanTask, RunStatus
 from kneo.observability.spans import continuation_lock_span
-from kneo.workflows import engine
+from kneo.workflows import engine, results
 from kneo.workflows.recording import add_checkpoint
 from kneo.workflows.transitions import Transition, apply_decision, lock_run
 
@@ -101,6 +101,7 @@ def resume_task(
     task.updated_at = now
     run.status = RunStatus.RUNNING
     run.pending_human_request = None
+    run.run_metadata = results.without_result(run.run_metadata or {})
     resolution = {
         "continuation_id": task.id,
         "request_id": task.request_id,

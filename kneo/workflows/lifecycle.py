@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from kneo.audit.record import record_audit
 from kneo.db import epoch
 from kneo.models import HumanTask, Run, RunStatus, StepRun, StepStatus
+from kneo.workflows import results
 from kneo.workflows.human import Resume, resume_task
 from kneo.workflows.recording import add_checkpoint, add_trace_event
 from kneo.workflows.sweeps import BATCH, _lockable
@@ -106,12 +107,13 @@ def _close_task(task: HumanTask, status: str, now: datetime) -> None:
     task.updated_at = now
 
 
-def _end_run(run: Run, status: str, error: dict[str, Any], now: datetime) -> None:
+def _end_run(session: Session, run: Run, status: str, error: dict[str, Any], now: datetime) -> None:
     run.status = status
     run.error = error
     run.completed_at = now
     run.updated_at = now
     run.pending_human_request = None
+    results.settle(session, run, run.plan, now)
 
 
 # ----------------------------------------------------------------------------- human-task expiry
@@ -189,7 +191,7 @@ def _close_stale(session: Session, run: Run, task: HumanTask, now: datetime) -> 
 def _expire(session: Session, run: Run, task: HumanTask, now: datetime, metadata: dict[str, Any]) -> Outcome:
     error = {"message": expiry_message(task.request.get("timeout_seconds")), "type": "human_task_expired"}
     _close_task(task, "expired", now)
-    _end_run(run, RunStatus.EXPIRED, error, now)
+    _end_run(session, run, RunStatus.EXPIRED, error, now)
     _cancel_claimable_steps(session, run.id, now)
     details = {**metadata, "continuation_id": task.id, "request_id": task.request_id}
     event = add_trace_event(session, run, "human_task_expired", now, metadata=details, step_id=task.step_id)
@@ -266,7 +268,7 @@ def _continue_failed(session: Session, run: Run, task: HumanTask, now: datetime,
     failure = {"error_type": type(exc).__name__, "error_message": str(exc), "on_timeout": "continue"}
     error = {"message": f"Automatic continuation after the human-task timeout failed: {exc}", "type": CONTINUE_FAILED}
     _close_task(task, "expired", now)
-    _end_run(run, RunStatus.FAILED, error, now)
+    _end_run(session, run, RunStatus.FAILED, error, now)
     _cancel_claimable_steps(session, run.id, now)
     add_checkpoint(session, run, "run_failed", now, step_id=task.step_id, metadata={"error": error, **failure})
     record_audit(
@@ -304,7 +306,7 @@ def time_out_run(session: Session, run_id: str, now: datetime) -> Outcome | None
     status_at_timeout = run.status
     timeout = run_timeout_seconds(run.run_metadata or {}, run.started_at or run.created_at, run.deadline_at)
     message = deadline_message(timeout)
-    _end_run(run, RunStatus.TIMED_OUT, {"message": message, "type": "run_timed_out"}, now)
+    _end_run(session, run, RunStatus.TIMED_OUT, {"message": message, "type": "run_timed_out"}, now)
     _cancel_claimable_steps(session, run.id, now)
     for task in tasks:
         _close_task(task, "timed_out", now)

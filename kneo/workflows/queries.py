@@ -42,6 +42,9 @@ TASK_SORT = {
 }
 
 
+WINDOW = 10000  # how far paging reaches: the largest offset a list accepts
+
+
 @dataclass(frozen=True)
 class Page:
     """Paging parameters as echoed in responses."""
@@ -55,6 +58,7 @@ class Page:
         return {
             "count": count,
             "total": total,
+            "window": WINDOW,
             "limit": self.limit,
             "offset": self.offset,
             "sort_by": self.sort_by,
@@ -160,14 +164,11 @@ def list_human_tasks(session: Session, filters: Mapping[str, Any], page: Page) -
     return _paged(session, select(HumanTask), where, page, _order(column, page.sort_order, HumanTask.id))
 
 
-def list_audit(session: Session, filters: Mapping[str, Any], limit: int, offset: int = 0) -> list[AuditEvent]:
+def list_audit(session: Session, filters: Mapping[str, Any], page: Page) -> tuple[list[AuditEvent], int]:
     """Audit events matching every given filter (event_type, run_id, actor), newest first by default."""
-    stmt = select(AuditEvent)
-    for name in ("event_type", "run_id", "actor"):
-        if filters.get(name):
-            stmt = stmt.where(getattr(AuditEvent, name) == filters[name])
-    sort_by = filters.get("sort_by", "created_at")
-    columns = _sort_column(AUDIT_SORT, Page(limit, offset, sort_by, "desc")), AuditEvent.created_at, AuditEvent.id
-    descending = filters.get("sort_order", "desc") == "desc"
-    stmt = stmt.order_by(*(c.desc() if descending else c.asc() for c in columns)).limit(limit).offset(offset)
-    return list(session.execute(stmt).scalars())
+    column = _sort_column(AUDIT_SORT, page)
+    names = [name for name in ("event_type", "run_id", "actor") if filters.get(name)]
+    where = [getattr(AuditEvent, name) == filters[name] for name in names]
+    last = AuditEvent.id.desc() if page.sort_order == "desc" else AuditEvent.id.asc()
+    order = [*_order(column, page.sort_order, AuditEvent.created_at), last]
+    return _paged(session, select(AuditEvent), where, page, order)

@@ -25,8 +25,12 @@ def preview(text: str | None) -> str | None:
 
 
 def snapshot(run: Run) -> dict[str, Any]:
-    """The run state kept in a checkpoint (the inline spec stays on the run, not in every snapshot)."""
-    return run_state(run, with_spec=False)
+    """The run state kept in a checkpoint. The inline spec stays on the run, and the trace is not
+    repeated in every snapshot: a checkpoint's own events are in its ``trace_events``."""
+    state = run_state(run, with_spec=False)
+    state["trace_events"] = []
+    state["metadata"].pop("trace", None)
+    return state
 
 
 def add_checkpoint(

@@ -21,7 +21,7 @@ from kneo.config import Settings
 from kneo.errors import Conflict, NotFound
 from kneo.models import HumanTask, Run, RunStatus, StepRun, StepStatus, new_id
 from kneo.redaction import scrub_secrets
-from kneo.workflows import engine
+from kneo.workflows import engine, results
 from kneo.workflows.bundles import signed_spec
 from kneo.workflows.policies import enforce_stored_policy
 from kneo.workflows.recording import add_checkpoint
@@ -136,7 +136,7 @@ def submit_run(
     )
     session.add(run)
     session.flush()
-    add_checkpoint(
+    started = add_checkpoint(
         session,
         run,
         "run_started",
@@ -151,6 +151,7 @@ def submit_run(
     transition = apply_decision(
         session, run, engine.start(plan, request.input), now, default_timeout=settings.step_timeout_seconds
     )
+    started.trace_events = transition.unattached_events
     session.flush()
     record_audit(
         session,
@@ -192,6 +193,7 @@ def cancel_run(session: Session, run_id: str, actor: str, now: datetime) -> tupl
         .where(HumanTask.run_id == run.id, HumanTask.status == "pending")
         .values(status="cancelled", resolved_at=now, updated_at=now)
     )
+    results.settle(session, run, run.plan, now)
     add_checkpoint(session, run, "run_cancelled", now, metadata={"reason": reason, "requested": True})
     record_audit(session, "run.cancelled", actor=actor, run_id=run.id, metadata={}, now=now)
     return run, True
@@ -213,6 +215,7 @@ def continue_run(
     run.status = RunStatus.RUNNING
     run.error = None
     run.completed_at = None
+    run.run_metadata = results.without_result(run.run_metadata or {})
     run.visited_steps = list(context["completed_steps"])
     run.current_step_index = index
     add_checkpoint(session, run, "replay_context", now, metadata=context)

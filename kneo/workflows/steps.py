@@ -187,7 +187,7 @@ def complete_step(
             metadata=_step_metadata(plan, row, outcome.error),
             trace_events=events,
         )
-    return apply_decision(session, run, decision, now, default_timeout=default_timeout)
+    return apply_decision(session, run, decision, now, default_timeout=default_timeout, plan=plan)
 
 
 def _record_success(
@@ -208,7 +208,7 @@ def _record_success(
         return Transition()
     decision = engine.step_succeeded(plan, run.engine_state, unit, outcome.output_text or "")
     run.output_text = outcome.output_text
-    return apply_decision(session, run, decision, now, default_timeout=default_timeout, trace_events=events)
+    return apply_decision(session, run, decision, now, default_timeout=default_timeout, trace_events=events, plan=plan)
 
 
 def claim_inline(

@@ -13,7 +13,7 @@ from kneo.audit.record import record_audit
 from kneo.db import is_sqlite
 from kneo.errors import NotFound
 from kneo.models import HumanTask, Run, RunStatus, StepRun, StepStatus, new_id
-from kneo.workflows import engine
+from kneo.workflows import engine, results
 from kneo.workflows.recording import add_checkpoint, add_trace_event
 
 DEFAULT_TIMEOUT_SECONDS = 300
@@ -35,6 +35,7 @@ class Transition:
     dispatches: list[Dispatch] = field(default_factory=list)
     settled_run_id: str | None = None
     new_steps: list[StepRun] = field(default_factory=list)
+    unattached_events: list[dict[str, Any]] = field(default_factory=list)
 
     def merge(self, other: Transition) -> Transition:
         self.dispatches.extend(other.dispatches)
@@ -64,19 +65,24 @@ def apply_decision(
     default_timeout: int = DEFAULT_TIMEOUT_SECONDS,
     actor: str | None = None,
     trace_events: list[dict[str, Any]] | None = None,
+    plan: dict[str, Any] | None = None,
 ) -> Transition:
     """Write ``decision`` for ``run`` into the session; the caller commits then dispatches.
 
-    ``trace_events`` (the settled unit's events) are attached to the first completion checkpoint.
+    ``trace_events`` (the settled unit's events) and the decision's own events are attached to the
+    first checkpoint the decision writes (else returned as ``unattached_events``); ``plan`` is the
+    run's plan when the caller holds it (else it is loaded from the run).
     """
     transition = Transition()
     run.engine_state = decision.state
     run.updated_at = now
     _sync_position(run, decision)
+    pending = list(trace_events or [])
     for event_type, metadata in decision.events:
         fields = {"workflow_name": metadata["workflow_name"]} if metadata.get("workflow_name") else {}
-        add_trace_event(session, run, event_type, now, metadata=metadata, **fields)
+        pending.append(add_trace_event(session, run, event_type, now, metadata=metadata, **fields))
     for completion in decision.completions:
+        results.record_progress(run, completion)
         add_checkpoint(
             session,
             run,
@@ -85,10 +91,10 @@ def apply_decision(
             step_id=completion.get("step_id"),
             node_id=completion.get("node_id"),
             metadata=completion["metadata"],
-            trace_events=trace_events or [],
+            trace_events=pending,
             iteration=int(completion.get("iteration") or 1),
         )
-        trace_events = None
+        pending = []
     for unit in decision.queue:
         row = _step_row(run, unit, now, default_timeout)
         session.add(row)
@@ -97,11 +103,16 @@ def apply_decision(
             run.current_step_index = unit.position
         transition.dispatches.append(Dispatch(row.id, 0.0, row.timeout_seconds))
     if decision.human is not None:
-        _open_human_task(session, run, decision.human, now)
+        _open_human_task(session, run, decision.human, now, plan or run.plan, pending)
+        pending = []
     if decision.status == RunStatus.COMPLETED:
-        _finish(session, run, now, decision.output_text, actor)
+        _finish(session, run, now, decision.output_text, actor, plan or run.plan, pending)
+        pending = []
     elif decision.status == RunStatus.FAILED:
-        _fail(session, run, now, decision.error or {"message": "run failed", "type": "error"}, actor)
+        error = decision.error or {"message": "run failed", "type": "error"}
+        _fail(session, run, now, error, actor, plan or run.plan, pending)
+        pending = []
+    transition.unattached_events = pending
     if run.status in RunStatus.SETTLED:
         transition.settled_run_id = run.id
     return transition
@@ -142,9 +153,9 @@ def _step_row(run: Run, unit: engine.Unit, now: datetime, default_timeout: int) 
     )
 
 
-def human_request(run: Run, pause: engine.HumanPause, task_id: str, now: datetime) -> dict[str, Any]:
+def human_request(plan: dict[str, Any], pause: engine.HumanPause, task_id: str) -> dict[str, Any]:
     """The pending human request of contract §9.3 (with the 1.x request taxonomy)."""
-    human = dict(run.plan.get("humans", {}).get(pause.ref) or {})
+    human = dict(plan.get("humans", {}).get(pause.ref) or {})
     description = human.get("description")
     timeout = human.get("timeout_seconds")
     return {
@@ -165,9 +176,16 @@ def human_request(run: Run, pause: engine.HumanPause, task_id: str, now: datetim
     }
 
 
-def _open_human_task(session: Session, run: Run, pause: engine.HumanPause, now: datetime) -> HumanTask:
+def _open_human_task(
+    session: Session,
+    run: Run,
+    pause: engine.HumanPause,
+    now: datetime,
+    plan: dict[str, Any],
+    events: list[dict[str, Any]],
+) -> HumanTask:
     task_id = new_id()
-    request = human_request(run, pause, task_id, now)
+    request = human_request(plan, pause, task_id)
     timeout = request.get("timeout_seconds")
     expires_at = now + timedelta(seconds=float(timeout)) if timeout and float(timeout) > 0 else None
     task = HumanTask(
@@ -175,7 +193,7 @@ def _open_human_task(session: Session, run: Run, pause: engine.HumanPause, now: 
         run_id=run.id,
         status="pending",
         workflow_name=run.workflow_name,
-        workflow_kind=run.plan.get("workflows", {}).get(pause.workflow_key or "", {}).get("type"),
+        workflow_kind=plan.get("workflows", {}).get(pause.workflow_key or "", {}).get("type"),
         step_id=pause.step_id,
         current_step_index=pause.position,
         current_node_id=pause.node_id,
@@ -199,6 +217,8 @@ def _open_human_task(session: Session, run: Run, pause: engine.HumanPause, now: 
         run.current_node_id = pause.node_id
     metadata = {"continuation_id": task_id, "request": request}
     event = add_trace_event(session, run, "human_intervention_requested", now, metadata=metadata, step_id=pause.step_id)
+    trace = results.settle(session, run, plan, now)
+    task.context = task_context(run, pause, trace["events"])
     add_checkpoint(
         session,
         run,
@@ -207,23 +227,56 @@ def _open_human_task(session: Session, run: Run, pause: engine.HumanPause, now: 
         step_id=pause.step_id,
         node_id=pause.node_id,
         metadata=metadata,
-        trace_events=[event],
+        trace_events=[*events, event],
     )
     return task
 
 
-def _finish(session: Session, run: Run, now: datetime, output: str | None, actor: str | None) -> None:
+def task_context(run: Run, pause: engine.HumanPause, events: list[dict[str, Any]]) -> dict[str, Any]:
+    """What the reviewer sees besides the request (contract §9.2): the conversation so far (the
+    step's input as a user message when no step has spoken yet), variables, visits and the trace."""
+    first = {"role": "user", "content": pause.input_text, "name": None, "tool_call_id": None}
+    messages = list(run.messages or []) or [{**first, "metadata": {"tool_calls": []}}]
+    return {
+        "messages": messages,
+        "variables": dict(run.variables or {}),
+        "visited_steps": list(run.visited_steps or []),
+        "visited_nodes": list(run.visited_nodes or []),
+        "trace_events": events,
+    }
+
+
+def _finish(
+    session: Session,
+    run: Run,
+    now: datetime,
+    output: str | None,
+    actor: str | None,
+    plan: dict[str, Any],
+    events: list[dict[str, Any]],
+) -> None:
     run.status = RunStatus.COMPLETED
     run.output_text = output
     run.completed_at = now
     run.pending_human_request = None
-    add_checkpoint(session, run, "run_completed", now, metadata={"output_text": output})
+    run.current_step_index = None
+    results.settle(session, run, plan, now)
+    add_checkpoint(session, run, "run_completed", now, metadata={"output_text": output}, trace_events=events)
     record_audit(session, "run.completed", actor=actor, run_id=run.id, metadata={"status": run.status}, now=now)
 
 
-def _fail(session: Session, run: Run, now: datetime, error: dict[str, Any], actor: str | None) -> None:
+def _fail(
+    session: Session,
+    run: Run,
+    now: datetime,
+    error: dict[str, Any],
+    actor: str | None,
+    plan: dict[str, Any],
+    events: list[dict[str, Any]],
+) -> None:
     run.status = RunStatus.FAILED
     run.error = error
     run.completed_at = now
-    add_checkpoint(session, run, "run_failed", now, metadata={"error": error})
+    results.settle(session, run, plan, now)
+    add_checkpoint(session, run, "run_failed", now, metadata={"error": error}, trace_events=events)
     record_audit(session, "run.failed", actor=actor, run_id=run.id, metadata={"error": error}, now=now)

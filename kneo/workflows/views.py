@@ -8,11 +8,20 @@ from kneo.db import epoch, isoformat
 from kneo.models import Checkpoint, HumanTask, Run, TraceEvent
 
 
+def spec_fields(spec: dict[str, Any] | None, overlays: list[Any]) -> dict[str, Any]:
+    """The spec a run was created from, as 0.4 (``spec``) and 1.2 (``frozen_spec``) show it."""
+    return {"spec": spec, "frozen_spec": {"base": spec, "overlays": list(overlays)}}
+
+
 def run_metadata(run: Run, with_spec: bool = True) -> dict[str, Any]:
-    """The run's metadata; the inline spec is kept in its own column and shown here."""
+    """The run's metadata with the 1.2 creation keys; the inline spec is kept in its own column
+    and shown here (checkpoint snapshots leave it out: their view adds it back)."""
     metadata = dict(run.run_metadata or {})
+    metadata.setdefault("overlays", [])
+    metadata.setdefault("skills_overlay", None)
+    metadata.setdefault("caller_metadata", metadata.get("request_metadata") or {})
     if with_spec:
-        metadata["spec"] = run.spec
+        metadata.update(spec_fields(run.spec, metadata["overlays"]))
     return metadata
 
 
@@ -34,16 +43,21 @@ def _run_fields(run: Run, with_spec: bool) -> dict[str, Any]:
         "metadata": run_metadata(run, with_spec),
         "error": run.error,
         "session_id": run.session_id,
+        "usage": None,
     }
 
 
 def run_state(run: Run, with_spec: bool = True) -> dict[str, Any]:
-    """The stored RunState shape (contract §8.1), without trace events."""
+    """The stored RunState shape (contract §8.1); its trace events are those settled with the run."""
+    trace = (run.run_metadata or {}).get("trace") or {}
     return {
         "id": run.id,
         **_run_fields(run, with_spec),
         "current_step_id": run.current_step_id,
         "messages": list(run.messages or []),
+        "trace_events": list(trace.get("events") or []),
+        "trace_dropped": int(trace.get("dropped") or 0),
+        "trace_event_count": run.trace_event_count,
         "parent_run_id": None,
         "tags": [],
         "created_at": isoformat(run.created_at),
@@ -71,13 +85,20 @@ def checkpoint_summary(cp: Checkpoint) -> dict[str, Any]:
     }
 
 
-def checkpoint_view(cp: Checkpoint) -> dict[str, Any]:
-    """The Checkpoint record shape (contract §8.5)."""
+def checkpoint_view(cp: Checkpoint, spec: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The Checkpoint record shape (contract §8.5); ``spec`` is the run's spec, which snapshots
+    do not repeat."""
+    state = dict(cp.state or {})
+    metadata = dict(state.get("metadata") or {})
+    metadata.update(spec_fields(spec, metadata.get("overlays") or []))
+    state["metadata"] = metadata
+    state.setdefault("trace_events", [])
+    state.setdefault("trace_dropped", 0)
     return {
         **checkpoint_summary(cp),
         "run_id": cp.run_id,
         "iteration": cp.iteration,
-        "state": cp.state,
+        "state": state,
         "trace_events": cp.trace_events,
         "metadata": cp.checkpoint_metadata,
     }
@@ -89,6 +110,7 @@ def trace_event_view(event: TraceEvent) -> dict[str, Any]:
 
 def human_task_view(task: HumanTask) -> dict[str, Any]:
     """The continuation record shape (contract §9.2) plus the task's resolution."""
+    context = task.context or {}
     return {
         "id": task.id,
         "run_id": task.run_id,
@@ -98,6 +120,11 @@ def human_task_view(task: HumanTask) -> dict[str, Any]:
         "current_step_index": task.current_step_index,
         "current_node_id": task.current_node_id,
         "current_input": task.current_input,
+        "visited_steps": list(context.get("visited_steps") or []),
+        "visited_nodes": list(context.get("visited_nodes") or []),
+        "messages": list(context.get("messages") or []),
+        "variables": dict(context.get("variables") or {}),
+        "trace_events": list(context.get("trace_events") or []),
         "pending_human_request_id": task.request_id,
         "pending_human_request": task.request,
         "expires_at": epoch(task.expires_at),

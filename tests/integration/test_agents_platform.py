@@ -305,6 +305,9 @@ def test_credentials_inventory_is_references_only(platform: Api) -> None:
         "env_var": "KNEO_SERV_ADMIN_API_KEY",
         "present": True,
         "value": "[REDACTED]",
+        "status": "present",
+        "expires_at": None,
+        "last_checked": None,
     }
     assert inventory["extra"]["KNEO_TEST_MCP_TOKEN"]["present"] is True
     assert inventory["extra"]["NOT_SET_ANYWHERE"] == {
@@ -312,5 +315,8 @@ def test_credentials_inventory_is_references_only(platform: Api) -> None:
         "env_var": "NOT_SET_ANYWHERE",
         "present": False,
         "value": None,
+        "status": "missing",
+        "expires_at": None,
+        "last_checked": None,
     }
     assert inventory["providers"]["openai"]["present"] is True

@@ -179,7 +179,7 @@ class Api:
 
     def create_run(self, spec: dict[str, Any], text: str, **body: Any) -> dict[str, Any]:
         response = self.call("POST", "/v1/runs", json={"input": text, "spec": spec, **body})
-        assert response.status_code == 200, response.text
+        assert response.status_code == (202 if body.get("async_mode") else 200), response.text
         return response.json()
 
     def run(self, run_id: str) -> dict[str, Any]:
