@@ -109,6 +109,7 @@ def workflow_plan(key: str, wf: dict[str, Any]) -> dict[str, Any]:
             {
                 "start": wf["start"],
                 "nodes": nodes,
+                "node_order": list(nodes),  # JSONB does not keep the declaration order of keys
                 "edges": [
                     {
                         "from": e["from"],

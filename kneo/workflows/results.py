@@ -57,9 +57,9 @@ def runtime_name(agent: Mapping[str, Any]) -> str:
 
 
 def _workflow_steps(workflow: Mapping[str, Any]) -> list[str]:
-    nodes = workflow.get("nodes")
-    if nodes:
-        return [n if isinstance(n, str) else n.get("id") or n.get("name") for n in nodes]
+    """Step, node or participant ids in declaration order."""
+    if workflow["type"] == "graph":
+        return list(workflow.get("node_order") or workflow.get("nodes") or [])
     return [s["id"] for s in workflow.get("steps") or workflow.get("participants") or []]
 
 
@@ -76,8 +76,16 @@ def _workflow_summary(run: Run, workflow: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _stopped_by_max_iterations(run: Run, workflow: Mapping[str, Any]) -> bool:
+    """True when a completed handoff ended because ``max_iterations`` cut its turns short."""
     cap = workflow.get("max_iterations")
-    return cap is not None and run.status == RunStatus.COMPLETED and len(run.visited_steps or []) >= int(cap)
+    if cap is None or run.status != RunStatus.COMPLETED or len(run.visited_steps or []) < int(cap):
+        return False
+    selector = workflow.get("selector") or {}
+    if selector.get("type") == "round_robin":
+        return True
+    ids = {p["id"] for p in workflow.get("participants") or []}
+    sequence = [i for i in selector.get("sequence") or ids if i in ids]
+    return len(sequence) > int(cap)
 
 
 def result_metadata(
