@@ -57,7 +57,11 @@ def run_bridge(request: AgentRequest) -> StepOutcome:
             "type": "run_completed",
             **common,
             "output_text": output_text,
-            "metadata": {"message_count": len(result.messages), "iterations": result.iterations},
+            "metadata": {
+                "message_count": len(result.messages),
+                "iterations": result.iterations,
+                **({"plan": result.plan} if result.plan is not None else {}),
+            },
         },
     ]
     return StepOutcome(output_text=output_text, events=events, messages=result.messages)

@@ -68,6 +68,7 @@ class ToolLoop:
         self.transcript: list[dict[str, Any]] = []
         self.usage = {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
         self.calls = 0
+        self.plan: str | None = None
         self.common = {
             "agent_name": self.agent["name"],
             "runtime_mode": "native",
@@ -179,6 +180,7 @@ class ToolLoop:
             chat.append({"role": "user", "content": text})
             if (self.agent.get("strategy") or "simple") == "plan-act":
                 planned = self._model([*chat, {"role": "user", "content": PLAN_PROMPT}], "plan", "off")
+                self.plan = planned.content or ""
                 chat += [
                     {"role": "assistant", "content": planned.content or ""},
                     {"role": "user", "content": ACT_PROMPT},
@@ -216,6 +218,7 @@ class ToolLoop:
             "iterations": self.calls,
             "usage": dict(self.usage),
             "tool_call_count": tool_calls,
+            **({"plan": self.plan} if self.plan is not None else {}),
             **extra,
         }
 

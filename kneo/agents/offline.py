@@ -24,6 +24,7 @@ class AgentResult:
     iterations: int
     tool_calls: list[dict[str, Any]] = field(default_factory=list)
     messages: list[dict[str, Any]] = field(default_factory=list)
+    plan: str | None = None
 
 
 def run_offline_agent(
@@ -32,7 +33,22 @@ def run_offline_agent(
     tool_handlers: Mapping[str, ToolHandler] | None = None,
     should_stop: Callable[[], bool] | None = None,
 ) -> AgentResult:
-    """Run ``agent`` (an AgentPlan) on ``input_text`` with the deterministic offline model."""
+    """Run ``agent`` (an AgentPlan) on ``input_text``; ``plan-act`` first plans (one more model
+    call, which the offline model answers like any other)."""
+    result = _answer(agent, input_text, tool_handlers, should_stop)
+    if (agent.get("strategy") or "simple") == "plan-act":
+        result.plan = f"Final answer: {input_text}"
+        result.iterations += 1
+    return result
+
+
+def _answer(
+    agent: Mapping[str, Any],
+    input_text: str,
+    tool_handlers: Mapping[str, ToolHandler] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> AgentResult:
+    """Answer ``input_text`` with the deterministic offline model."""
     offered = list(agent.get("tools") or [])
     strategy = agent.get("strategy") or "simple"
     messages: list[dict[str, Any]] = [_message("user", input_text)]

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from kneo.models import Run, RunStatus, TraceEvent
 
 SDK = "kneo"
+AGENT_END_EVENTS = ("run_completed", "run_failed", "run_stopped")
 TRACE_LIMIT = 1000
 BLOCKED_KEYS = ("human_intervention_required", "continuation_id", "request", "pending_step_id")
 RESULT_KEYS = (
@@ -29,6 +30,7 @@ RESULT_KEYS = (
     "runtime_mode",
     "runtime_name",
     "agent_name",
+    "plan",
     "workflow",
     "workflow_description",
     "workflow_type",
@@ -88,6 +90,24 @@ def _stopped_by_max_iterations(run: Run, workflow: Mapping[str, Any]) -> bool:
     return len(sequence) > int(cap)
 
 
+def _agent_runtime(run: Run, agent: Mapping[str, Any], events: list[dict[str, Any]]) -> dict[str, Any]:
+    """Runtime fields of an agent run, from its agent's last settled invocation (its model calls as
+    ``iterations``; ``plan`` when the strategy planned first)."""
+    ended = [e for e in events if e.get("type") in AGENT_END_EVENTS and e.get("agent_name") == run.agent_name]
+    last = ended[-1] if ended else {}
+    fields = {
+        "runtime_mode": last.get("runtime_mode") or "bridge",
+        "runtime_name": runtime_name(agent),
+        "agent_name": run.agent_name,
+    }
+    details = last.get("metadata") or {}
+    if details.get("iterations"):
+        fields["iterations"] = int(details["iterations"])
+    if details.get("plan") is not None:
+        fields["plan"] = details["plan"]
+    return fields
+
+
 def result_metadata(
     run: Run, plan: Mapping[str, Any], trace: Mapping[str, Any] | None, now: datetime
 ) -> dict[str, Any]:
@@ -114,7 +134,7 @@ def result_metadata(
             metadata["stopped_by_max_iterations"] = _stopped_by_max_iterations(run, workflow)
     else:
         agent = (plan.get("agents") or {}).get(plan.get("root_agent") or "") or {}
-        metadata.update(runtime_mode="bridge", runtime_name=runtime_name(agent), agent_name=run.agent_name)
+        metadata.update(_agent_runtime(run, agent, metadata["trace"]["events"]))
     if run.error:
         metadata["error"] = {"type": run.error.get("type"), "message": run.error.get("message")}
     if run.status == RunStatus.BLOCKED:

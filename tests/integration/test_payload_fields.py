@@ -200,6 +200,11 @@ def test_agent_run_metadata(api: Api) -> None:
     assert created["metadata"]["iterations"] == 1
     assert [e["type"] for e in stored["trace"]["events"]] == ["run_started", "run_completed"]
     assert "workflow" not in stored
+    assert "plan" not in stored
+    planner = {"version": "v1", "agent": {"name": "planner", "strategy": {"type": "plan-act"}}}
+    planned = api.create_run(planner, "quarterly metrics", target="agent")["metadata"]
+    assert planned["plan"] == "Final answer: quarterly metrics"
+    assert planned["runtime_name"] == "plan-act@dummy" and planned["iterations"] == 2
 
 
 def test_failed_run_reports_its_error(api: Api) -> None:

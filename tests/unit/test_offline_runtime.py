@@ -94,3 +94,11 @@ def test_output_is_a_pure_function_of_input() -> None:
     first = run_offline_agent(agent([SEARCH_TOOL]), "search twice")
     second = run_offline_agent(agent([SEARCH_TOOL]), "search twice")
     assert first == second
+
+
+def test_plan_act_plans_first_with_one_more_model_call() -> None:
+    result = run_offline_agent(agent(strategy="plan-act"), "quarterly metrics")
+    assert result.plan == "Final answer: quarterly metrics"
+    assert result.output_text == "Final answer: quarterly metrics"
+    assert result.iterations == 2
+    assert run_offline_agent(agent(strategy="react"), "quarterly metrics").plan is None
