@@ -151,7 +151,8 @@ def submit_run(
     transition = apply_decision(
         session, run, engine.start(plan, request.input), now, default_timeout=settings.step_timeout_seconds
     )
-    started.trace_events = transition.unattached_events
+    if transition.unattached_events:  # the workflow's start events belong to the run's first checkpoint
+        started.trace_events = transition.unattached_events
     session.flush()
     record_audit(
         session,

@@ -206,7 +206,6 @@ def _open_human_task(
         created_at=now,
         updated_at=now,
     )
-    session.add(task)
     run.status = RunStatus.BLOCKED
     run.output_text = "Human intervention required."
     run.pending_human_request = request
@@ -219,6 +218,7 @@ def _open_human_task(
     event = add_trace_event(session, run, "human_intervention_requested", now, metadata=metadata, step_id=pause.step_id)
     trace = results.settle(session, run, plan, now)
     task.context = task_context(run, pause, trace["events"])
+    session.add(task)  # after the settle's query, so the task is inserted once, with its context
     add_checkpoint(
         session,
         run,
