@@ -168,6 +168,18 @@ def test_production_nginx_config_is_valid(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
 
 
+def test_nginx_keeps_readyz_and_metrics_off_the_public_listener() -> None:
+    """/readyz only for private source addresses, /metrics never: in production and in the topology."""
+    for path in (ROOT / "deploy" / "nginx.conf", ROOT / "deploy" / "nginx" / "topology.conf.template"):
+        text = path.read_text()
+        readyz = text.split("location ~ ^(/v1)?/readyz$ {", 1)[1].split("}", 1)[0]
+        allowed = re.findall(r"allow ([0-9./]+);", readyz)
+        assert allowed == ["127.0.0.0/8", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"], path
+        assert "deny all;" in readyz
+        metrics = text.split("location ~ ^(/v1)?/metrics$ {", 1)[1].split("}", 1)[0]
+        assert metrics.strip() == "return 404;", path
+
+
 def test_nginx_limits_match_the_service_defaults() -> None:
     text = (ROOT / "deploy" / "nginx.conf").read_text()
     assert "client_max_body_size 1048576;" in text  # KNEO_SERV_MAX_BODY_BYTES default

@@ -96,6 +96,14 @@ def test_nginx_keeps_request_id_and_limits_bodies(fronted: Topology) -> None:
     assert too_big.json()["detail"]["error"] == "payload_too_large"
 
 
+def test_nginx_keeps_metrics_internal_and_readyz_private(fronted: Topology) -> None:
+    for path in ("/metrics", "/v1/metrics"):
+        assert requests.get(fronted.nginx_url + path, timeout=10).status_code == 404
+    assert requests.get(fronted.base_url + "/metrics", timeout=10).status_code == 200, "the api itself serves it"
+    for path in ("/readyz", "/v1/readyz"):
+        assert requests.get(fronted.nginx_url + path, timeout=10).status_code == 200, "loopback is private"
+
+
 def test_flower_sees_the_workers(fronted: Topology) -> None:
     flower = fronted.flower_url
     assert requests.get(f"{flower}/healthcheck", timeout=10).text == "OK"
