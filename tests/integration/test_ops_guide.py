@@ -212,6 +212,10 @@ def test_compose_commands_staging(guide: Guide) -> None:
         assert environment["KNEO_SERV_REQUIRE_PROVIDER_SECRETS"] == "true"
     assert config["services"]["db"]["environment"]["POSTGRES_PASSWORD"] == STAGING["KNEO_STAGING_POSTGRES_PASSWORD"]
     assert json.dumps(config).count("replace-operator-token") == 0, "the production file is not read"
+    legacy = compose_config(
+        "--env-file", "deploy/staging.env", env={"KNEO_ENV_FILE": "./deploy/staging.env"}, cwd=guide.checkout
+    )
+    assert legacy["services"]["api"]["environment"] == config["services"]["api"]["environment"], "the earlier name"
 
 
 @pytest.mark.parametrize(
