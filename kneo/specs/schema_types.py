@@ -47,7 +47,7 @@ class Str(Node):
         return value
 
 
-_INT_TEXT = re.compile(r"[+-]?\d+(?:_\d+)*(?:\.0*)?")
+_INT_TEXT = re.compile(r"[+-]?\d+(?:_\d+)*(?:\.0+)?")
 _INT64_MAX = 2**63
 _MAX_DIGITS = 4000
 TRUE_WORDS = frozenset({"1", "on", "t", "true", "y", "yes"})

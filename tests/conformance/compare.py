@@ -7,7 +7,7 @@ from typing import Any
 
 # kneo-only errors that are deliberate policy, not disagreement: the module allow-list
 # (KNEO_SERV_ALLOWED_MODULES) and the sandbox bounds on untrusted specs.
-POLICY_CODES = frozenset({"E_UNSAFE_TOOL_IMPORT", "E_UNSAFE_FUNCTION_IMPORT"})
+POLICY_CODES = frozenset({"E_UNSAFE_TOOL_IMPORT", "E_UNSAFE_FUNCTION_IMPORT", "E_SPEC_LIMIT"})
 # Follows from a policy error (an unsafe import makes the spec a privileged surface).
 POLICY_FOLLOWERS = frozenset({"W_HUMAN_APPROVAL_MISSING"})
 

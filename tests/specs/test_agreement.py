@@ -75,6 +75,7 @@ def test_accepted_like_the_reference(mutate: Callable[[Spec], Any]) -> None:
 REJECTED: list[tuple[str, Callable[[Spec], Any], list[tuple[str, str | None]]]] = [
     ("1e308 integer", lambda s: _step(s).update(max_retries=1e308), [("E_SCHEMA", None)]),
     ('"2.5" integer', lambda s: _step(s).update(max_retries="2.5"), [("E_SCHEMA", None)]),
+    ('"5." integer', lambda s: _step(s).update(max_retries="5."), [("E_SCHEMA", None)]),
     ('"maybe" boolean', lambda s: _step(s).update(enabled="maybe"), [("E_SCHEMA", None)]),
     ("components null", lambda s: s.update(components=None), [("E_SCHEMA", None)]),
     ("defaults null", lambda s: s["agent"].update(defaults=None), [("E_SCHEMA", None)]),
