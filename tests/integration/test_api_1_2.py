@@ -28,7 +28,7 @@ KINDS = (
 
 
 def example(name: str) -> dict[str, Any]:
-    return yaml.safe_load((EXAMPLES / f"{name}.yaml").read_text())  # type: ignore[no-any-return]
+    return yaml.safe_load((EXAMPLES / f"{name}.yaml").read_text())
 
 
 @pytest.fixture(scope="module")
