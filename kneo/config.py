@@ -116,6 +116,15 @@ class AgentSettings:
 
 
 @dataclass(frozen=True)
+class ConsoleSettings:
+    """The browser console's session cookie."""
+
+    secret: str | None = None
+    secure_cookie: bool = False
+    session_minutes: int = 480
+
+
+@dataclass(frozen=True)
 class Settings:
     """Every setting the platform reads, with the contract's defaults."""
 
@@ -147,6 +156,7 @@ class Settings:
     agents: AgentSettings = field(default_factory=AgentSettings)
     require_signed_bundles: tuple[str, ...] = ()
     trusted_proxies: tuple[IPv4Network | IPv6Network, ...] = ()
+    console: ConsoleSettings = field(default_factory=ConsoleSettings)
 
     @property
     def sqlalchemy_url(self) -> str:
@@ -232,6 +242,11 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         agents=load_agent_settings(env),
         require_signed_bundles=_signed_bundle_environments(env),
         trusted_proxies=_networks(env, "KNEO_SERV_TRUSTED_PROXIES"),
+        console=ConsoleSettings(
+            secret=(env.get("KNEO_SERV_CONSOLE_SECRET") or "").strip() or None,
+            secure_cookie=is_truthy(env.get("KNEO_SERV_CONSOLE_SECURE_COOKIE")),
+            session_minutes=_positive_int(env, "KNEO_SERV_CONSOLE_SESSION_MINUTES", 480),
+        ),
     )
 
 

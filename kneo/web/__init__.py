@@ -8,8 +8,9 @@ from kneo.config import Settings, load_settings
 from kneo.db import make_engine, make_session_factory
 from kneo.notify import notifier_for
 from kneo.observability import web as observability
-from kneo.web import audit, credentials, docs_ui, graph, health, human, policies, runs, skills, specs
+from kneo.web import audit, console, credentials, docs_ui, graph, health, human, policies, runs, skills, specs
 from kneo.web.body_limit import ChunkedBodyLimit
+from kneo.web.console import session as console_session
 from kneo.web.context import close_db
 from kneo.web.errors import register_error_handlers
 from kneo.web.extensions import api
@@ -70,6 +71,8 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fla
             registered[name] = blueprint.name
     unify_versions(api, API_PREFIXES, registered)
     app.register_blueprint(docs_ui.bp)
+    console_session.configure(app, settings)
+    app.register_blueprint(console.bp)
     register_error_handlers(app)
     register_request_hooks(app, settings)
     observability.init_app(app, settings, engine)

@@ -56,30 +56,39 @@ class Credentials(MethodView):
     def get(self, query: dict[str, Any]) -> Response:
         """The inventory of provider, extra and service-token references."""
         _check_extras(query["extras"])
-        providers = query["providers"] or list(PROVIDER_ENV)
-        inventory: dict[str, Any] = {
-            "providers": {p: inventory_item(provider_reference(p)) for p in providers},
-            "extra": {e: inventory_item(extra_reference(e)) for e in query["extras"]},
-        }
-        if query["include_service_tokens"]:
-            inventory["service_tokens"] = {t: inventory_item(reference(f"service:{t}", t)) for t in SERVICE_TOKENS}
-        present = {section: sorted(k for k, v in refs.items() if v["present"]) for section, refs in inventory.items()}
-        session = db(write=True)
-        with transaction(session):
-            record_audit(
-                session,
-                "credential.inventory_accessed",
-                actor=current_principal().name,
-                metadata={
-                    "providers_requested": query["providers"],
-                    "extras_requested": query["extras"],
-                    "include_service_references": query["include_service_tokens"],
-                    "provider_count": len(inventory["providers"]),
-                    "extra_count": len(inventory["extra"]),
-                    "service_reference_count": len(inventory.get("service_tokens", {})),
-                    "providers_present": present["providers"],
-                    "extras_present": present["extra"],
-                    "service_references_present": present.get("service_tokens", []),
-                },
-            )
+        inventory = credential_inventory(
+            current_principal().name, query["providers"], query["extras"], query["include_service_tokens"]
+        )
         return json_response({"inventory": inventory}, redacted=True)
+
+
+def credential_inventory(
+    actor: str, providers: list[str], extras: list[str], include_service_tokens: bool
+) -> dict[str, Any]:
+    """The inventory of secret references (never values), audited as it is read."""
+    inventory: dict[str, Any] = {
+        "providers": {p: inventory_item(provider_reference(p)) for p in providers or PROVIDER_ENV},
+        "extra": {e: inventory_item(extra_reference(e)) for e in extras},
+    }
+    if include_service_tokens:
+        inventory["service_tokens"] = {t: inventory_item(reference(f"service:{t}", t)) for t in SERVICE_TOKENS}
+    present = {section: sorted(k for k, v in refs.items() if v["present"]) for section, refs in inventory.items()}
+    session = db(write=True)
+    with transaction(session):
+        record_audit(
+            session,
+            "credential.inventory_accessed",
+            actor=actor,
+            metadata={
+                "providers_requested": providers,
+                "extras_requested": extras,
+                "include_service_references": include_service_tokens,
+                "provider_count": len(inventory["providers"]),
+                "extra_count": len(inventory["extra"]),
+                "service_reference_count": len(inventory.get("service_tokens", {})),
+                "providers_present": present["providers"],
+                "extras_present": present["extra"],
+                "service_references_present": present.get("service_tokens", []),
+            },
+        )
+    return inventory

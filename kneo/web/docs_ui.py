@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flask import Blueprint, Response, jsonify, send_from_directory
+from flask import Blueprint, Response, jsonify, redirect, request, send_from_directory
 
 from kneo import __version__
 
@@ -63,8 +63,11 @@ def _html(page: str) -> Response:
 
 @bp.get("/")
 def index() -> Response:
-    """Where to go next: the API documentation and the probes."""
+    """Where to go next: a browser goes to the console; API clients get the map as JSON."""
+    if _prefers_html():
+        return redirect("/console/")  # type: ignore[return-value]
     return jsonify(
+        console="/console/",
         service="kneo",
         version=__version__,
         docs="/docs",
@@ -74,6 +77,11 @@ def index() -> Response:
         ready="/readyz",
         api="/v1",
     )
+
+
+def _prefers_html() -> bool:
+    accepted = request.accept_mimetypes
+    return accepted.accept_html and accepted["text/html"] > accepted["application/json"]
 
 
 @bp.get("/docs")

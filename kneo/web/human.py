@@ -61,7 +61,8 @@ class HumanTaskItem(MethodView):
         )
 
 
-def _resume(continuation_id: str, body: dict[str, Any]) -> tuple[dict[str, Any], int]:
+def resume_continuation(continuation_id: str, body: dict[str, Any], wait: bool = True) -> tuple[dict[str, Any], int]:
+    """Resume the task with the decision in ``body``; ``wait`` for the run to settle before answering."""
     session = db()
     resume = Resume(
         request_id=body["request_id"],
@@ -75,7 +76,7 @@ def _resume(continuation_id: str, body: dict[str, Any]) -> tuple[dict[str, Any],
             session, continuation_id, resume, current_principal().name, utcnow(), settings().step_timeout_seconds
         )
         run = get_run(session, task.run_id)
-    created = finish_transition(run, transition, async_mode=False)
+    created = finish_transition(run, transition, async_mode=not wait)
     run = get_run(db(), task.run_id)
     metadata = {**result_metadata(run), "resumed_from_continuation_id": continuation_id}
     return {
@@ -96,4 +97,4 @@ class HumanTaskResume(MethodView):
     def post(self, body: dict[str, Any], continuation_id: str) -> Response:
         """Resume the paused step with a decision; exactly one resume wins."""
         payload = {"continuation_id": continuation_id, "request": body}
-        return idempotent("human:resume", payload, lambda: _resume(continuation_id, body))
+        return idempotent("human:resume", payload, lambda: resume_continuation(continuation_id, body))

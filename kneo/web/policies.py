@@ -10,7 +10,6 @@ from marshmallow import ValidationError, fields, validates_schema
 from sqlalchemy import select
 
 from kneo import specs
-from kneo.audit.record import record_audit
 from kneo.db import transaction, utcnow
 from kneo.errors import Unprocessable
 from kneo.models import EnvironmentPolicy
@@ -19,7 +18,7 @@ from kneo.web.context import db, settings
 from kneo.web.extensions import Blueprint
 from kneo.web.responses import json_response
 from kneo.web.schemas import StrictSchema, _limits
-from kneo.workflows.policies import preview_policy
+from kneo.workflows.policies import preview_policy, set_environment_policy
 
 blp = Blueprint("policies", __name__, description="Environment policies.")
 MAX_ENVIRONMENT_CHARS = 128
@@ -86,34 +85,9 @@ class PolicyItem(MethodView):
     def put(self, body: dict[str, Any], environment: str) -> Response:
         """Replace an environment's policy (missing fields reset to defaults); audited."""
         _check_environment(environment)
-        policy = specs.EnvironmentPolicy.from_mapping(body).to_dict()
         session = db()
-        now = utcnow()
         with transaction(session):
-            row = session.get(EnvironmentPolicy, environment, with_for_update=True)
-            previous = dict(row.policy) if row else None
-            if row is None:
-                session.add(
-                    EnvironmentPolicy(
-                        environment=environment, policy=policy, updated_by=current_principal().name, updated_at=now
-                    )
-                )
-            else:
-                row.policy, row.updated_by, row.updated_at = policy, current_principal().name, now
-            changed = sorted(k for k in policy if previous is None or previous.get(k) != policy[k])
-            record_audit(
-                session,
-                "policy.changed",
-                actor=current_principal().name,
-                now=now,
-                metadata={
-                    "surface": "environment_policy_enforcement",
-                    "environment": environment,
-                    "previous": previous,
-                    "current": policy,
-                    "changed_fields": changed,
-                },
-            )
+            policy, previous = set_environment_policy(session, environment, body, current_principal().name, utcnow())
         return json_response({"environment": environment, "policy": policy, "previous_policy": previous})
 
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, undefer
 
 from kneo import specs
+from kneo.audit.record import record_audit
 from kneo.config import Settings
 from kneo.errors import Forbidden
 from kneo.models import EnvironmentPolicy, Run
@@ -20,6 +22,37 @@ def stored_policy(session: Session, environment: str) -> dict[str, Any] | None:
     """The stored policy of ``environment`` or None."""
     row = session.get(EnvironmentPolicy, environment)
     return dict(row.policy) if row else None
+
+
+def set_environment_policy(
+    session: Session, environment: str, fields: Mapping[str, Any], actor: str, now: datetime
+) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """Replace ``environment``'s policy (missing fields reset to defaults) and audit the change.
+
+    Returns the stored policy and the previous one (None when there was none).
+    """
+    policy = specs.EnvironmentPolicy.from_mapping(fields).to_dict()
+    row = session.get(EnvironmentPolicy, environment, with_for_update=True)
+    previous = dict(row.policy) if row else None
+    if row is None:
+        session.add(EnvironmentPolicy(environment=environment, policy=policy, updated_by=actor, updated_at=now))
+    else:
+        row.policy, row.updated_by, row.updated_at = policy, actor, now
+    changed = sorted(k for k in policy if previous is None or previous.get(k) != policy[k])
+    record_audit(
+        session,
+        "policy.changed",
+        actor=actor,
+        now=now,
+        metadata={
+            "surface": "environment_policy_enforcement",
+            "environment": environment,
+            "previous": previous,
+            "current": policy,
+            "changed_fields": changed,
+        },
+    )
+    return policy, previous
 
 
 def blocking_diagnostics(

@@ -11,7 +11,7 @@ from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.orm import InstrumentedAttribute, Session, undefer
 
 from kneo.errors import Unprocessable
-from kneo.models import AuditEvent, Checkpoint, HumanTask, Run, TraceEvent
+from kneo.models import AuditEvent, Checkpoint, HumanTask, Run, StepRun, TraceEvent
 
 RUN_SORT = {
     "updated_at": Run.updated_at,
@@ -172,3 +172,21 @@ def list_audit(session: Session, filters: Mapping[str, Any], page: Page) -> tupl
     last = AuditEvent.id.desc() if page.sort_order == "desc" else AuditEvent.id.asc()
     order = [*_order(column, page.sort_order, AuditEvent.created_at), last]
     return _paged(session, select(AuditEvent), where, page, order)
+
+
+def list_step_runs(session: Session, run_id: str, limit: int = 500) -> list[StepRun]:
+    """The run's executable units in the order they were created (the step timeline)."""
+    stmt = select(StepRun).where(StepRun.run_id == run_id).order_by(StepRun.ordinal, StepRun.created_at).limit(limit)
+    return list(session.execute(stmt).scalars())
+
+
+def recent_workers(session: Session, since: datetime) -> list[dict[str, Any]]:
+    """Workers that claimed a step since ``since``: id, last claim and how many steps."""
+    stmt = (
+        select(StepRun.worker_id, func.max(StepRun.started_at), func.count())
+        .where(StepRun.worker_id.is_not(None), StepRun.started_at >= since)
+        .group_by(StepRun.worker_id)
+        .order_by(func.max(StepRun.started_at).desc())
+        .limit(100)
+    )
+    return [{"worker_id": w, "last_claim_at": last, "steps": n} for w, last, n in session.execute(stmt)]
