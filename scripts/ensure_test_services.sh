@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Make sure everything the test suite needs is installed and running: PostgreSQL and Redis on
-# 127.0.0.1, nginx and openssl for the deployment tests. Idempotent: a service that already
-# answers is left alone, a tool that is on PATH is not reinstalled.
+# 127.0.0.1, nginx and openssl for the deployment tests, Chromium and its driver for the console's
+# browser tests. Idempotent: a service that already answers is left alone, a tool that is on PATH
+# is not reinstalled.
 #
 # Each need is one `ensure_*` function listed in NEEDS; add a new one there.
 # KNEO_ENSURE_DRY_RUN=1 only reports what would be installed or started.
@@ -87,13 +88,19 @@ ensure_nginx() {
   ensure_packages openssl openssl
 }
 
+# The console's browser tests drive Debian's Chromium through its matching driver.
+ensure_chromium() {
+  ensure_packages chromium chromium
+  ensure_packages chromedriver chromium-driver
+}
+
 ensure_postgres_login() {
   [ -n "$DRY_RUN" ] && return 0
   psql -h "$PG_HOST" -p "$PG_PORT" -U postgres -d postgres -tAc "select 1" >/dev/null \
     || fail "cannot connect to PostgreSQL on $PG_HOST:$PG_PORT as postgres (trust auth expected)"
 }
 
-NEEDS=(ensure_postgres ensure_postgres_login ensure_redis ensure_nginx)
+NEEDS=(ensure_postgres ensure_postgres_login ensure_redis ensure_nginx ensure_chromium)
 
 for need in "${NEEDS[@]}"; do
   "$need"

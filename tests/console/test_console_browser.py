@@ -1,6 +1,6 @@
 """The console in real headless Chromium against the production topology.
 
-Every page is also captured at desktop and phone widths under the test's temporary directory
+Every page is also captured whole at desktop and phone widths under the test's temporary directory
 (``KNEO_CONSOLE_SCREENSHOTS`` names another directory to keep them, as docs/console.md does).
 """
 
@@ -27,6 +27,7 @@ pytestmark = pytest.mark.slow
 CHROMIUM = os.environ.get("KNEO_TEST_CHROMIUM", "/usr/bin/chromium")
 CHROMEDRIVER = os.environ.get("KNEO_TEST_CHROMEDRIVER", "/usr/bin/chromedriver")
 WIDTHS = {"desktop": (1280, 900), "phone": (390, 844)}
+MAX_SHOT_HEIGHT = 4_000
 EXAMPLE_KINDS = {
     "sequential_pipeline.yaml": "sequential",
     "concurrent_fanout.yaml": "concurrent",
@@ -100,6 +101,8 @@ class Console:
     def capture(self, name: str) -> None:
         for label, (width, height) in WIDTHS.items():
             self.driver.set_window_size(width, height)
+            full = int(self.driver.execute_script("return document.documentElement.scrollHeight"))
+            self.driver.set_window_size(width, max(height, min(full + 120, MAX_SHOT_HEIGHT)))
             path = self.shots / f"{name}-{label}.png"
             self.driver.save_screenshot(str(path))
             assert path.stat().st_size > 2_000, path

@@ -17,7 +17,7 @@ def ensure(tmp_path: Path, hide: tuple[str, ...] = (), **env: str) -> subprocess
     """Run the script in a dry run with a PATH of the usual tools, less ``hide``."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir(exist_ok=True)
-    for tool in (*TOOLS, "redis-server", "nginx"):
+    for tool in (*TOOLS, "redis-server", "nginx", "chromium", "chromedriver"):
         found = shutil.which(tool, path=os.environ["PATH"] + ":/usr/sbin:/sbin")
         if tool not in hide and found and not (bin_dir / tool).exists():
             (bin_dir / tool).symlink_to(found)
@@ -41,6 +41,15 @@ def test_missing_nginx_is_installed_with_apt(tmp_path: Path) -> None:
     result = ensure(tmp_path, hide=("nginx",))
     assert result.returncode == 0, result.stderr
     assert result.stderr.strip() == "ensure: would install nginx (apt-get)"
+
+
+def test_missing_browser_and_driver_are_installed_with_apt(tmp_path: Path) -> None:
+    result = ensure(tmp_path, hide=("chromium", "chromedriver"))
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.strip().splitlines() == [
+        "ensure: would install chromium (apt-get)",
+        "ensure: would install chromium-driver (apt-get)",
+    ]
 
 
 def test_missing_tools_without_apt_fail_clearly(tmp_path: Path) -> None:
