@@ -1,4 +1,7 @@
-"""Deterministic callables used by the example specs (allow them with KNEO_SERV_ALLOWED_MODULES=examples).
+"""Deterministic callables used by the example specs.
+
+`kneo serve` (the embedded default) trusts this package when started from the repository root;
+a deployment with a broker allows it only through KNEO_SERV_ALLOWED_MODULES=examples (and PYTHONPATH).
 
 A function step is called with one string, the text arriving at the step, and its return value
 becomes the step's output. ``examples`` is a namespace package on purpose (no ``__init__.py``), so

@@ -21,6 +21,7 @@ LOG_LEVELS = frozenset({"CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG"})
 DEFAULT_SQLITE_PATH = Path(".kneo") / "kneo_runs.sqlite"
 EXAMPLE_MCP_SERVER = "examples/agents/mcp_server.py"
 DEFAULT_SKILL_MAX_BYTES = 262_144
+EXAMPLES_PACKAGE = "examples"
 
 
 class ConfigError(RuntimeError):
@@ -202,11 +203,15 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         raise ConfigError(f"Invalid KNEO_SERV_LOG_LEVEL: {env.get('KNEO_SERV_LOG_LEVEL')}")
     database_url = (env.get("KNEO_SERV_DATABASE_URL") or "").strip() or None
     state_dir = _state_dir(env)
+    broker_url = _broker_url(env)
     spec_root = Path(env.get("KNEO_SERV_SPEC_ROOT") or Path.cwd()).resolve()
+    allowed_modules = _csv(env, "KNEO_SERV_ALLOWED_MODULES")
+    if broker_url.startswith("memory://"):
+        allowed_modules += tuple(m for m in examples_package(spec_root) if m not in allowed_modules)
     return Settings(
         database_url=database_url,
         sqlite_path=state_dir / DEFAULT_SQLITE_PATH.name,
-        broker_url=_broker_url(env),
+        broker_url=broker_url,
         api_keys=records,
         auth_enabled=auth_enabled,
         limits=_load_limits(env),
@@ -229,7 +234,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             audit_days=_optional_days(env, "KNEO_SERV_RETENTION_AUDIT_DAYS"),
             idempotency_days=_optional_days(env, "KNEO_SERV_RETENTION_IDEMPOTENCY_DAYS"),
         ),
-        allowed_modules=_csv(env, "KNEO_SERV_ALLOWED_MODULES"),
+        allowed_modules=allowed_modules,
         spec_root=spec_root,
         skills=SkillRoot(
             _skills_root(env, spec_root, state_dir),
@@ -306,6 +311,15 @@ def _networks(env: Mapping[str, str], name: str) -> tuple[IPv4Network | IPv6Netw
         return tuple(ip_network(item, strict=False) for item in _csv(env, name))
     except ValueError:
         raise ConfigError(f"{name} must list IP addresses or networks separated by commas.") from None
+
+
+def examples_package(spec_root: Path) -> tuple[str, ...]:
+    """``("examples",)`` when the spec root holds the project's example package, else ``()``.
+
+    The embedded default (``kneo serve``) trusts it so the examples run with no settings; a
+    deployment with a broker keeps the explicit ``KNEO_SERV_ALLOWED_MODULES`` list only.
+    """
+    return (EXAMPLES_PACKAGE,) if (spec_root / EXAMPLES_PACKAGE / "functions.py").is_file() else ()
 
 
 def _signed_bundle_environments(env: Mapping[str, str]) -> tuple[str, ...]:

@@ -11,6 +11,7 @@ import fcntl
 import logging
 import os
 import signal
+import sys
 import threading
 from pathlib import Path
 from types import FrameType
@@ -18,7 +19,8 @@ from typing import IO, TYPE_CHECKING, Any
 
 from sqlalchemy import update
 
-from kneo.config import Settings
+from kneo import __version__
+from kneo.config import Settings, examples_package
 from kneo.db import transaction
 from kneo.models import StepRun, StepStatus
 from kneo.tasks import runtime
@@ -43,6 +45,15 @@ def recover_previous_process(settings: Settings) -> int:
         )
         session.execute(update(StepRun).where(StepRun.status.in_(StepStatus.CLAIMABLE)).values(dispatched_at=None))
     return run_reconcile()
+
+
+def make_examples_importable(settings: Settings) -> bool:
+    """Put the spec root first on ``sys.path`` when it holds the trusted ``examples`` package."""
+    if not examples_package(settings.spec_root):
+        return False
+    if str(settings.spec_root) not in sys.path:
+        sys.path.insert(0, str(settings.spec_root))
+    return True
 
 
 class StateDirBusy(RuntimeError):
@@ -70,9 +81,8 @@ def start_worker(settings: Settings, concurrency: int = 4, ready_timeout: float 
     """Start a Celery worker (thread pool) in this process; returns once it consumes."""
     from kneo.tasks.app import celery_app
 
-    celery_app.conf.update(
-        broker_url=settings.broker_url, broker_transport_options={"polling_interval": POLLING_INTERVAL}
-    )
+    broker_url = "memory://localhost/" if settings.broker_url == "memory://" else settings.broker_url
+    celery_app.conf.update(broker_url=broker_url, broker_transport_options={"polling_interval": POLLING_INTERVAL})
     runtime.configure(settings)
     import kneo.tasks.steps
     import kneo.tasks.sweeps  # noqa: F401 - registers the tasks
@@ -108,6 +118,26 @@ def start_beat(settings: Settings) -> Any:
     return beat
 
 
+def startup_lines(settings: Settings, url: str, recovered: int, examples: bool) -> list[str]:
+    """What a person starting ``kneo serve`` needs to know: where, what is stored, whether keys are needed."""
+    auth = (
+        f"on ({len(settings.api_keys)} API keys; send one as 'Authorization: Bearer KEY')"
+        if settings.auth_enabled
+        else "off (any client may call; set KNEO_SERV_API_KEYS to require keys)"
+    )
+    lines = [
+        f"kneo {__version__} ready on {url} (API docs {url}/docs)",
+        f"state: {Path(settings.sqlite_path).resolve()} (web, worker and beat in this process)",
+        f"auth: {auth}",
+    ]
+    if examples:
+        lines.append(f"examples: the spec root's examples package is trusted ({settings.spec_root / 'examples'})")
+    if recovered:
+        lines.append(f"recovered {recovered} steps of the previous run of kneo serve")
+    lines.append("stop with Ctrl-C")
+    return lines
+
+
 def _stop_on_signals(server: BaseWSGIServer) -> None:
     """SIGTERM and SIGINT end ``serve_forever`` (shutdown must run outside the serving thread)."""
 
@@ -137,13 +167,15 @@ def serve(settings: Settings, host: str, port: int, shutdown_timeout: float = 10
     from kneo.web import create_app
 
     lock = lock_state_dir(settings)
+    examples = make_examples_importable(settings)
     app = create_app(settings)
     server = make_server(host, port, app, threaded=True)  # bind first: a busy port fails before recovery
     worker = start_worker(settings)
     recovered = recover_previous_process(settings)  # the worker consumes, so re-dispatched steps run
     beat = start_beat(settings)
     _stop_on_signals(server)
-    log.warning("kneo embedded platform on http://%s:%s (%s steps recovered)", host, server.port, recovered)
+    for line in startup_lines(settings, f"http://{host}:{server.port}", recovered, examples):
+        log.info("%s", line)
     try:
         server.serve_forever()
     finally:

@@ -1,4 +1,5 @@
-"""Python tools for the agent examples (allow them with KNEO_SERV_ALLOWED_MODULES=examples).
+"""Python tools for the agent examples (trusted by `kneo serve` from the repository root; a deployment
+with a broker allows them with KNEO_SERV_ALLOWED_MODULES=examples).
 
 A tool handler receives one mapping, the arguments of the model's tool call; its return value is
 stringified and sent back to the model.

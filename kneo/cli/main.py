@@ -8,6 +8,7 @@ import click
 
 from kneo import __version__
 from kneo.cli.config_cmd import config_group
+from kneo.cli.errors import CliError
 from kneo.cli.human import human_group
 from kneo.cli.runs import run_command, runs_group
 from kneo.cli.spec import spec_group
@@ -24,12 +25,16 @@ def cli() -> None:
 @click.option("--port", default=8000, show_default=True, type=int)
 def serve(host: str, port: int) -> None:
     """Start web, worker and beat in one process on the embedded default (SQLite, no servers)."""
-    from kneo.config import load_settings
+    from kneo.config import ConfigError, load_settings
     from kneo.embedded import StateDirBusy
     from kneo.embedded import serve as serve_embedded
 
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    settings = load_settings()
+    logging.getLogger("kneo.embedded").setLevel(logging.INFO)
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        raise CliError(f"{exc} (see the settings table in README.md)") from None
     if not settings.embedded:
         raise click.UsageError("kneo serve runs the embedded platform; unset KNEO_SERV_BROKER_URL to use it.")
     try:

@@ -27,8 +27,9 @@ def embedded_env(state_dir: Path, **extra: str) -> dict[str, str]:
 class EmbeddedServer:
     """One ``kneo serve`` process on a free port, with its log in the work directory."""
 
-    def __init__(self, workdir: Path, **extra: str) -> None:
+    def __init__(self, workdir: Path, cwd: Path | None = None, **extra: str) -> None:
         self.workdir = workdir
+        self.cwd = cwd or workdir
         self.state_dir = workdir / "state"
         self.env = embedded_env(self.state_dir, **extra)
         self.port = free_port()
@@ -55,7 +56,7 @@ class EmbeddedServer:
             with open(self.log_path, "wb") as log:
                 self.process = subprocess.Popen(
                     [str(KNEO), "serve", "--port", str(self.port)],
-                    cwd=self.workdir,
+                    cwd=self.cwd,
                     env=self.env,
                     stdout=log,
                     stderr=subprocess.STDOUT,
