@@ -1,12 +1,13 @@
 """The HTTP client of the CLI: which service, which key, retries, errors as ``CliError``.
 
-Service: ``--profile`` (its URL unless ``--service-url`` is given, and its key), else
-``--service-url``, else the active profile, else ``KNEO_SERV_URL`` or ``http://127.0.0.1:8000``.
-Key: the profile's, else ``KNEO_SERV_API_KEY``. Requests go to the ``/v1`` routes.
+Service: ``--service-url``, else ``--profile``'s URL, else ``KNEO_SERV_URL``, else the project
+config's ``service.default_url``, else the active profile, else ``http://127.0.0.1:8000``. Key:
+``--api-key``, else the profile's, else ``KNEO_SERV_API_KEY``. Requests go to the ``/v1`` routes.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 from collections.abc import Callable
@@ -17,10 +18,11 @@ import click
 import requests
 
 from kneo.cli import profiles
-from kneo.cli.errors import CliError
+from kneo.cli.errors import CliError, json_errors
 
 DEFAULT_URL = "http://127.0.0.1:8000"
 RETRY_STATUSES = frozenset({408, 425, 429, 502, 503, 504})
+FULL_ID_LENGTH = 36
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -62,12 +64,34 @@ class Client:
                 if attempt < attempts:
                     time.sleep(self.backoff * attempt)
                     continue
-                raise CliError(f"cannot reach {self.service_url}: {type(exc).__name__}") from None
+                raise CliError(
+                    f"cannot reach {self.service_url} ({type(exc).__name__})",
+                    hint="start it with `kneo serve`, or point elsewhere with --service-url URL or --profile NAME",
+                    code="unreachable",
+                ) from None
             if response.status_code in RETRY_STATUSES and attempt < attempts:
                 time.sleep(self.backoff * attempt)
                 continue
             return _body(response)
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def run_id(self, reference: str) -> str:
+        """A full run id for ``reference``: the id itself, or a unique prefix of a recent run's id."""
+        if len(reference) >= FULL_ID_LENGTH:
+            return reference
+        listing = self.request("GET", "/runs", params={"limit": 1000})
+        found = [r["id"] for r in listing.get("runs", []) if str(r.get("id", "")).startswith(reference)]
+        if len(found) == 1:
+            return str(found[0])
+        if not found:
+            raise CliError(f"no recent run id starts with {reference!r}", hint="kneo runs list", code="not_found")
+        raise CliError(f"{len(found)} runs start with {reference!r}; give more characters", code="ambiguous")
+
+
+HINTS = {
+    401: "pass a key with --api-key KEY, KNEO_SERV_API_KEY or a profile (kneo config profile set)",
+    403: "this key lacks the scope; use a key with a role that has it",
+}
 
 
 def _body(response: requests.Response) -> Any:
@@ -78,21 +102,26 @@ def _body(response: requests.Response) -> Any:
     if response.status_code < 400:
         return body
     detail = body.get("detail") if isinstance(body, dict) else None
+    code = None
     if isinstance(detail, dict):
         message = detail.get("message") or detail.get("error")
         code = detail.get("error")
         text = f"{message} ({code}, HTTP {response.status_code})" if code and code != message else str(message)
     else:
         text = f"HTTP {response.status_code}: {detail or response.text[:300]}"
-    raise CliError(text)
+    raise CliError(text, hint=HINTS.get(response.status_code), code=code)
 
 
-def make_client(service_url: str | None, profile_name: str | None) -> Client:
+def make_client(service_url: str | None, profile_name: str | None, api_key: str | None = None) -> Client:
     profile = profiles.get(profile_name) if profile_name else None
-    if profile is None and not service_url:
+    url = service_url or (profile.service_url if profile else None) or os.environ.get("KNEO_SERV_URL")
+    if not url:
+        url = _project_url()
+    if not url and profile is None:
         profile = profiles.active()
-    url = service_url or (profile.service_url if profile else None) or os.environ.get("KNEO_SERV_URL") or DEFAULT_URL
-    key = (profile.api_key if profile else None) or os.environ.get("KNEO_SERV_API_KEY") or None
+        url = profile.service_url if profile else None
+    url = url or DEFAULT_URL
+    key = api_key or (profile.api_key if profile else None) or os.environ.get("KNEO_SERV_API_KEY") or None
     retries = os.environ.get("KNEO_SERV_CLIENT_RETRIES", "2")
     if not retries.isdigit():
         raise CliError("KNEO_SERV_CLIENT_RETRIES must be a non-negative integer")
@@ -105,8 +134,35 @@ def make_client(service_url: str | None, profile_name: str | None) -> Client:
     )
 
 
+def _project_url() -> str | None:
+    """``service.default_url`` of the project config found from the working directory."""
+    from kneo import project as projects
+
+    try:
+        project = projects.load_project()
+    except projects.ProjectError as exc:
+        raise CliError(exc.message, hint="kneo config show") from None
+    url = (project.service or {}).get("default_url") if project else None
+    return str(url) if url else None
+
+
 def service_options(command: F) -> F:
-    """``--service-url``, ``--profile`` and ``--json`` on a command that talks to the service."""
-    command = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")(command)
-    command = click.option("--profile", "profile_name", help="Use a saved profile (URL and key).")(command)
-    return click.option("--service-url", help="The service URL (default: the active profile).")(command)
+    """``--service-url``, ``--profile``, ``--api-key`` and ``--json``; the command receives ``client``."""
+
+    @functools.wraps(command)
+    def wrapper(
+        *args: Any, service_url: str | None, profile_name: str | None, api_key: str | None, as_json: bool, **kwargs: Any
+    ) -> Any:
+        json_errors(as_json)
+        client = make_client(service_url, profile_name, api_key)
+        return command(*args, client=client, as_json=as_json, **kwargs)
+
+    decorated: Any = wrapper
+    decorated = click.option("--json", "as_json", is_flag=True, help="Print JSON (errors too).")(decorated)
+    decorated = click.option("--api-key", help="The API key to send (default: the profile's, $KNEO_SERV_API_KEY).")(
+        decorated
+    )
+    decorated = click.option("--profile", "profile_name", help="Use a saved profile (URL and key).")(decorated)
+    return click.option(
+        "--service-url", help="The service URL (default: the active profile, $KNEO_SERV_URL, http://127.0.0.1:8000)."
+    )(decorated)

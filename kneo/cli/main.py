@@ -7,8 +7,9 @@ import logging
 import click
 
 from kneo import __version__
+from kneo.cli.audit import audit_group
 from kneo.cli.config_cmd import config_group
-from kneo.cli.errors import CliError
+from kneo.cli.errors import CliError, json_errors
 from kneo.cli.human import human_group
 from kneo.cli.runs import run_command, runs_group
 from kneo.cli.spec import spec_group
@@ -17,12 +18,16 @@ from kneo.cli.spec import spec_group
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", prog_name="kneo")
 def cli() -> None:
-    """Kneo Agent Platform."""
+    """Kneo Agent Platform: run YAML-defined agent workflows, decide human tasks, inspect runs.
+
+    Exit status: 0 ok, 1 failure (the message starts with ✗), 2 usage error.
+    """
+    json_errors(False)
 
 
 @cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
 def serve(host: str, port: int) -> None:
     """Start web, worker and beat in one process on the embedded default (SQLite, no servers)."""
     from kneo.config import ConfigError, load_settings
@@ -43,11 +48,19 @@ def serve(host: str, port: int) -> None:
         raise click.ClickException(str(exc)) from None
 
 
+@cli.group("service")
+def service_group() -> None:
+    """The service itself."""
+
+
+service_group.add_command(serve)
+
 cli.add_command(run_command)
 cli.add_command(runs_group)
 cli.add_command(human_group)
 cli.add_command(config_group)
 cli.add_command(spec_group)
+cli.add_command(audit_group)
 
 
 def main() -> None:

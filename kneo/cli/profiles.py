@@ -100,3 +100,13 @@ def listing() -> list[dict[str, Any]]:
         Profile(name, entry["service_url"], entry.get("api_key")).public(name == data.get("active"))
         for name, entry in sorted(data["profiles"].items())
     ]
+
+
+def delete(name: str) -> None:
+    data = load()
+    if name not in data["profiles"]:
+        raise CliError(f"no profile named {name!r} (kneo config profile list)")
+    del data["profiles"][name]
+    if data.get("active") == name:
+        data["active"] = None
+    save(data)

@@ -51,13 +51,17 @@ def validation(opts: SpecOptions) -> tuple[bool, list[dict[str, Any]], str]:
     except specs.SpecParseError as exc:
         return False, [specs.Diagnostic("E_SCHEMA", "error", exc.message, None, PARSE_SUGGESTION).to_dict()], label
     resolution = projects.resolve_document(raw, project, environment, allowed_modules=opts.allowed_modules)
+    if opts.remote:
+        report = opts.request("/specs/validate", resolution.spec)
+        found = [d.to_dict() for d in resolution.diagnostics] + list(report.get("diagnostics", []))
+        return bool(report.get("valid")), found, label
     report = specs.validate_document(resolution.spec, allowed_modules=opts.allowed_modules)
     diagnostics = [d.to_dict() for d in [*resolution.diagnostics, *report.diagnostics]]
     return report.valid, diagnostics, label
 
 
 @spec_group.command("validate")
-@spec_options()
+@spec_options(remote=True)
 def validate_command(opts: SpecOptions) -> None:
     """Validate SPEC; exit 1 when it has an error diagnostic. JSON: {valid, diagnostics}."""
     with cli_errors():
@@ -73,7 +77,7 @@ def validate_command(opts: SpecOptions) -> None:
 
 
 @spec_group.command("lint")
-@spec_options()
+@spec_options(remote=True)
 def lint_command(opts: SpecOptions) -> None:
     """Warnings and errors of SPEC; exit 1 when there is any. JSON: {clean, warning_count, error_count, diagnostics}."""
     with cli_errors():
@@ -115,14 +119,21 @@ def _compile(opts: SpecOptions, what: str) -> tuple[projects.Resolution, dict[st
 
 
 @spec_group.command("compile")
-@spec_options()
+@spec_options(remote=True)
 def compile_command(opts: SpecOptions) -> None:
     """Compile SPEC to a plan (nothing is imported); exit 1 on any error. JSON: {ok, summary, diagnostics}."""
-    resolution, _plan = _compile(opts, "compile")
-    with cli_errors():
-        summary = specs.compile_summary(resolution.spec)
-        report = specs.validate_document(resolution.spec, allowed_modules=opts.allowed_modules)
-    diagnostics = [d.to_dict() for d in [*resolution.diagnostics, *report.diagnostics]]
+    if opts.remote:
+        with cli_errors():
+            resolution = resolve(opts)
+        compiled = opts.request("/specs/compile", resolution.spec)
+        summary = compiled["summary"]
+        diagnostics = [d.to_dict() for d in resolution.diagnostics] + list(compiled.get("diagnostics", []))
+    else:
+        resolution, _plan = _compile(opts, "compile")
+        with cli_errors():
+            summary = specs.compile_summary(resolution.spec)
+            report = specs.validate_document(resolution.spec, allowed_modules=opts.allowed_modules)
+        diagnostics = [d.to_dict() for d in [*resolution.diagnostics, *report.diagnostics]]
     if opts.as_json:
         output.emit_json({"ok": True, "summary": summary, "diagnostics": diagnostics})
         return
@@ -171,12 +182,15 @@ def graph_command(opts: SpecOptions) -> None:
 
 
 @spec_group.command("policy-report")
-@spec_options()
+@spec_options(remote=True)
 def policy_report_command(opts: SpecOptions) -> None:
     """The governance report (tools, guardrails, memory, human review); exit 1 when the schema fails."""
     with cli_errors():
         resolution = resolve(opts)
-        report = specs.policy_report(resolution.spec, allowed_modules=opts.allowed_modules)["report"]
+        if opts.remote:
+            report = opts.request("/specs/policy-report", resolution.spec)["report"]
+        else:
+            report = specs.policy_report(resolution.spec, allowed_modules=opts.allowed_modules)["report"]
     if opts.as_json:
         output.emit_json(report)
     elif report["valid"]:

@@ -15,7 +15,7 @@ import yaml
 
 from kneo import project as projects
 from kneo import specs
-from kneo.cli.errors import CliError
+from kneo.cli.errors import CliError, json_errors
 from kneo.specs.governance import ALLOWED_MODULES_ENV, normalise_prefixes
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -29,6 +29,23 @@ class SpecOptions:
     as_json: bool
     env: str | None
     allow_modules: tuple[str, ...]
+    service_url: str | None = None
+    profile_name: str | None = None
+    api_key: str | None = None
+
+    @property
+    def remote(self) -> bool:
+        """True when the command asks a service (``--service-url`` or ``--profile``) instead of compiling here."""
+        return bool(self.service_url or self.profile_name)
+
+    def request(self, path: str, spec: dict[str, Any]) -> Any:
+        """POST the resolved ``spec`` to the service's ``path`` (with the environment, when one was given)."""
+        from kneo.cli.client import make_client
+
+        body: dict[str, Any] = {"spec": spec}
+        if self.env:
+            body["environment"] = self.env
+        return make_client(self.service_url, self.profile_name, self.api_key).request("POST", path, json=body)
 
     @property
     def allowed_modules(self) -> tuple[str, ...]:
@@ -38,8 +55,12 @@ class SpecOptions:
         return normalise_prefixes(os.environ.get(ALLOWED_MODULES_ENV, ""))
 
 
-def spec_options(*, spec_argument: bool = True) -> Callable[[F], F]:
-    """Decorate a command with ``[SPEC] --json --env --allow-module`` collected into ``opts``."""
+def spec_options(*, spec_argument: bool = True, remote: bool = False) -> Callable[[F], F]:
+    """Decorate a command with ``[SPEC] --json --env --allow-module`` collected into ``opts``.
+
+    With ``remote``, also ``--service-url``, ``--profile`` and ``--api-key``: the resolved spec is
+    then checked by that service instead of in this process.
+    """
 
     def decorate(func: F) -> F:
         @functools.wraps(func)
@@ -48,11 +69,24 @@ def spec_options(*, spec_argument: bool = True) -> Callable[[F], F]:
             as_json: bool = False,
             env: str | None = None,
             allow_modules: tuple[str, ...] = (),
+            service_url: str | None = None,
+            profile_name: str | None = None,
+            api_key: str | None = None,
             **kwargs: Any,
         ) -> Any:
-            return func(SpecOptions(spec_path, as_json, env, allow_modules), **kwargs)
+            json_errors(as_json)
+            opts = SpecOptions(spec_path, as_json, env, allow_modules, service_url, profile_name, api_key)
+            return func(opts, **kwargs)
 
         command: Any = wrapper
+        if remote:
+            command = click.option("--api-key", help="The key to send (default: the profile's, $KNEO_SERV_API_KEY).")(
+                command
+            )
+            command = click.option("--profile", "profile_name", help="Check on the service of this saved profile.")(
+                command
+            )
+            command = click.option("--service-url", help="Check on this service instead of locally.")(command)
         command = click.option(
             "--allow-module",
             "allow_modules",

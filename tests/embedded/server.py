@@ -35,6 +35,7 @@ class EmbeddedServer:
         self.port = free_port()
         self.process: subprocess.Popen[bytes] | None = None
         self.starts = 0
+        self.command = ["serve"]
 
     @property
     def base_url(self) -> str:
@@ -55,7 +56,7 @@ class EmbeddedServer:
             self.starts += 1
             with open(self.log_path, "wb") as log:
                 self.process = subprocess.Popen(
-                    [str(KNEO), "serve", "--port", str(self.port)],
+                    [str(KNEO), *self.command, "--port", str(self.port)],
                     cwd=self.cwd,
                     env=self.env,
                     stdout=log,

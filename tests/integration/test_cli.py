@@ -15,6 +15,7 @@ import yaml
 
 from tests.integration.test_ops_support import private_redis
 from tests.support import specs
+from tests.support.cli import field
 from tests.support.services import KEYS, ROOT, Topology, free_port, topology_env
 
 KNEO = ROOT / ".venv" / "bin" / "kneo"
@@ -69,7 +70,7 @@ def test_run_with_options_in_either_order(service: Topology, spec_files: dict[st
         assert run["status"] == "completed" and "hello" in run["output_text"]
     table = kneo("run", str(spec_files["echo"]), "--input", "table please", url=url)
     assert table.returncode == 0
-    assert "Status    completed" in table.stdout and "table please" in table.stdout
+    assert field(table.stdout, "Status") == "completed" and "table please" in table.stdout
 
 
 def test_async_run_and_wait(service: Topology, spec_files: dict[str, Path]) -> None:
@@ -112,7 +113,7 @@ def test_cancel_a_blocked_run(service: Topology, spec_files: dict[str, Path]) ->
 def test_human_list_show_resume(service: Topology, spec_files: dict[str, Path]) -> None:
     url = service.base_url
     blocked = kneo("run", str(spec_files["human"]), "-i", "please review", url=url)
-    assert blocked.returncode == 0 and "Status    blocked" in blocked.stdout
+    assert blocked.returncode == 0 and field(blocked.stdout, "Status") == "blocked"
     assert "human intervention required" in blocked.stderr
     run = as_json(kneo("run", str(spec_files["human"]), "-i", "please review", "--json", url=url))
     continuation = run["continuation_id"]
@@ -122,7 +123,7 @@ def test_human_list_show_resume(service: Topology, spec_files: dict[str, Path]) 
     shown = as_json(kneo("human", "show", continuation, "--json", key="reviewer", url=url))
     request_id = shown["request"]["id"]
     text = kneo("human", "show", continuation, key="reviewer", url=url).stdout
-    assert f"--request-id {request_id}" in text
+    assert field(text, "Request id") == request_id and f"kneo human resume {continuation} --approve" in text
     two = kneo(
         "human", "resume", continuation, "--request-id", request_id, "--approve", "--reject", key="reviewer", url=url
     )
@@ -148,7 +149,9 @@ def test_errors_print_a_cross_and_exit_1(service: Topology) -> None:
     down = kneo("runs", "list", url=f"http://127.0.0.1:{free_port()}", KNEO_SERV_CLIENT_RETRIES="0")
     assert down.returncode == 1 and down.stderr.startswith("✗ cannot reach")
     missing = kneo("run", "/nonexistent.yaml", "-i", "x", url=service.base_url)
-    assert missing.returncode == 2
+    assert missing.returncode == 1 and missing.stderr.startswith("✗ Spec file not found: /nonexistent.yaml")
+    no_input = kneo("run", "/nonexistent.yaml", url=service.base_url)
+    assert no_input.returncode == 2 and "exactly one of -i/--input" in no_input.stderr
 
 
 def test_profiles_select_the_service_and_key(service: Topology, tmp_path: Path) -> None:

@@ -199,13 +199,18 @@ def test_project_context_default_spec_overlays_and_environment(work: Path) -> No
 def test_environment_policy_blocks_with_error_lines(work: Path) -> None:
     write_project(work, {"require_human_review": True})
     for command in ("validate", "lint", "compile", "policy-report", "resolve", "explain", "graph"):
-        result = kneo(command, "--env", "prod", "--json")
+        result = kneo(command, "--env", "prod")
         assert result.exit_code == 1, command
         assert result.stdout == "", command
         assert result.stderr.splitlines()[:2] == [
             "✗ Environment 'prod' policy blocks this spec:",
             "ERROR E_ENV_POLICY_HUMAN_REVIEW: Environment 'prod' requires a human approval workflow step.",
         ], command
+        as_json = kneo(command, "--env", "prod", "--json")
+        assert as_json.exit_code == 1 and as_json.stdout == "", command
+        assert json.loads(as_json.stderr)["error"]["message"].splitlines()[0] == (
+            "Environment 'prod' policy blocks this spec:"
+        ), command
     assert kneo("validate", "--env", "dev").exit_code == 0
 
 
