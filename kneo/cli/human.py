@@ -24,8 +24,9 @@ def human_group() -> None:
 @click.option("--status", type=click.Choice(TASK_STATUSES), default="pending", show_default=True)
 @click.option("--run-id", help="Only tasks of this run (a unique prefix is enough).")
 @click.option("--limit", type=click.IntRange(1, 1000), default=50, show_default=True)
+@click.option("-q", "--quiet", is_flag=True, help="Print only the continuation ids, one a line.")
 @service_options
-def human_list(status: str, run_id: str | None, limit: int, client: Client, as_json: bool) -> None:
+def human_list(status: str, run_id: str | None, limit: int, quiet: bool, client: Client, as_json: bool) -> None:
     """Human tasks (pending ones by default), with the decision and the reviewer once decided."""
     params: dict[str, Any] = {"limit": limit, "status": status}
     if run_id:
@@ -33,6 +34,10 @@ def human_list(status: str, run_id: str | None, limit: int, client: Client, as_j
     body = client.request("GET", "/human-tasks", params=params)
     if as_json:
         output.emit_json(body)
+        return
+    if quiet:
+        for task in body.get("tasks", []):
+            click.echo(task.get("id"))
         return
     rows = [
         {

@@ -181,15 +181,20 @@ def runs_group() -> None:
 @click.option("--status", type=click.Choice(STATUSES), help="Only runs with this status.")
 @click.option("--limit", type=click.IntRange(1, 1000), default=20, show_default=True)
 @click.option("--offset", type=click.IntRange(0, 10000), default=0)
+@click.option("-q", "--quiet", is_flag=True, help="Print only the run ids, one a line.")
 @service_options
-def runs_list(status: str | None, limit: int, offset: int, client: Client, as_json: bool) -> None:
-    """The most recently updated runs."""
+def runs_list(status: str | None, limit: int, offset: int, quiet: bool, client: Client, as_json: bool) -> None:
+    """The most recently updated runs, newest first."""
     params: dict[str, Any] = {"limit": limit, "offset": offset}
     if status:
         params["status"] = status
     body = client.request("GET", "/runs", params=params)
     if as_json:
         output.emit_json(body)
+        return
+    if quiet:
+        for run in body.get("runs", []):
+            click.echo(run.get("id") or run.get("run_id"))
         return
     rows = [
         {

@@ -93,7 +93,7 @@ def test_runs_commands(service: Topology, spec_files: dict[str, Path]) -> None:
     assert as_json(kneo("runs", "get", run_id, "--json", url=url))["status"] == "completed"
     trace = as_json(kneo("runs", "trace", run_id, "--json", url=url))
     assert trace["run_id"] == run_id and trace["events"]
-    assert "TIMESTAMP" in kneo("runs", "trace", run_id, url=url).stdout
+    assert kneo("runs", "trace", run_id, url=url).stdout.startswith("TIME ")
     checkpoints = as_json(kneo("runs", "checkpoints", run_id, "--json", url=url))
     assert [c["sequence"] for c in checkpoints["checkpoints"]] == sorted(
         c["sequence"] for c in checkpoints["checkpoints"]
