@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -159,10 +160,31 @@ def _one_line(value: Any) -> str:
     return "-" if value is None else " ".join(str(value).split())
 
 
+SCHEMA_SUMMARY = re.compile(r"^\d+ validation errors? for \w+$")
+
+
+def one_per_problem(diagnostics: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Split each ``E_SCHEMA`` diagnostic into one row per schema problem, with that problem's path.
+
+    The compiler reports every schema problem in one diagnostic (as the HTTP API does); a person
+    reading a table wants each problem on its own row, counted as one.
+    """
+    rows: list[dict[str, Any]] = []
+    for d in diagnostics:
+        lines = str(d.get("message") or "").splitlines()
+        if d.get("code") != "E_SCHEMA" or not lines or not SCHEMA_SUMMARY.match(lines[0]) or len(lines) % 2 == 0:
+            rows.append(dict(d))
+            continue
+        for location, problem in zip(lines[1::2], lines[2::2], strict=True):
+            rows.append({**d, "path": location.strip(), "message": problem.strip()})
+    return rows
+
+
 def diagnostics_table(diagnostics: Sequence[dict[str, Any]]) -> None:
-    """A compact table: severity, code, path, message (messages are never cut)."""
+    """A compact table: severity, code, path, message (messages are never cut; one schema problem a row)."""
     if not diagnostics:
         return
+    diagnostics = one_per_problem(diagnostics)
     rows = [[d["severity"], d["code"], _one_line(d.get("path")), _one_line(d.get("message"))] for d in diagnostics]
     heads = ["SEVERITY", "CODE", "PATH", "MESSAGE"]
     widths = [max(len(heads[i]), *(len(r[i]) for r in rows)) for i in range(3)]
@@ -172,6 +194,7 @@ def diagnostics_table(diagnostics: Sequence[dict[str, Any]]) -> None:
 
 
 def counts(diagnostics: Sequence[dict[str, Any]]) -> str:
+    diagnostics = one_per_problem(diagnostics)
     errors = sum(1 for d in diagnostics if d["severity"] == "error")
     warnings = sum(1 for d in diagnostics if d["severity"] == "warning")
     return f"{errors} error{'s' * (errors != 1)}, {warnings} warning{'s' * (warnings != 1)}"

@@ -11,6 +11,7 @@ from tests.support.services import ROOT
 
 DOCS = ROOT / "docs"
 NEWCOMER = (ROOT / "README.md", DOCS / "getting-started.md", DOCS / "spec-language.md", DOCS / "cli.md")
+WITH_COMMANDS = (*NEWCOMER, DOCS / "operations" / "README.md")
 
 
 def models(node: object, seen: set[int] | None = None) -> Iterator[Model]:
@@ -46,7 +47,7 @@ def test_every_spec_field_is_described() -> None:
 
 
 def test_relative_links_resolve() -> None:
-    for document in NEWCOMER:
+    for document in WITH_COMMANDS:
         for target in re.findall(r"\]\(([^)#:]+)(?:#[^)]*)?\)", document.read_text()):
             assert (document.parent / target).exists(), f"{document.name} links to missing {target}"
 
@@ -58,6 +59,6 @@ def test_no_references_to_documents_the_reader_does_not_have() -> None:
 
 
 def test_examples_the_docs_name_exist() -> None:
-    for document in NEWCOMER:
+    for document in WITH_COMMANDS:
         for name in re.findall(r"examples/[\w/]+\.yaml", document.read_text()):
             assert (ROOT / name).is_file(), f"{document.name} names missing {name}"

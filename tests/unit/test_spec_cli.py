@@ -274,3 +274,18 @@ def test_exit_codes_through_the_real_executable(work: Path) -> None:
     assert run_cli("validate", cwd=work).returncode == 2
     examples = run_cli("validate", str(ROOT / "examples" / "graph_triage.yaml"), "--allow-module", "examples", cwd=ROOT)
     assert examples.returncode == 0, examples.stderr
+
+
+def test_schema_problems_are_one_row_each_with_their_path(work: Path) -> None:
+    bad = {"version": "v1", "agent": {"name": 3}, "workflow": {"type": "sequential", "steps": [{"id": "a"}]}}
+    (work / "schema.yaml").write_text(yaml.safe_dump(bad))
+    result = kneo("validate", "schema.yaml")
+    assert result.exit_code == 1
+    rows = [line.split()[:3] for line in result.stdout.splitlines()[1:]]
+    assert rows == [
+        ["error", "E_SCHEMA", "agent.name"],
+        ["error", "E_SCHEMA", "workflow.steps.0.kind"],
+        ["error", "E_SCHEMA", "workflow.steps.0.ref"],
+    ]
+    assert result.stderr.startswith("✗ schema.yaml is invalid (3 errors, 0 warnings)")
+    assert len(out(kneo("validate", "schema.yaml", "--json"))["diagnostics"]) == 1  # JSON keeps the API's shape
