@@ -56,7 +56,7 @@ def test_every_example_reaches_a_terminal_or_blocked_state(newcomer: EmbeddedSer
     for path in EXAMPLES:
         spec = yaml.safe_load(path.read_text())
         response = api.call("POST", "/v1/runs", role=None, json={"input": INPUT, "spec": spec, "async_mode": True})
-        assert response.status_code == 200, (path.name, response.text)
+        assert response.status_code in (200, 202), (path.name, response.text)
         started[path] = response.json()["run_id"]
     deadline = time.monotonic() + 240
     final: dict[Path, dict[str, Any]] = {}
