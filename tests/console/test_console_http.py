@@ -192,3 +192,16 @@ def _signed_at(data: dict[str, object], when: float) -> str:
     signer.get_timestamp = lambda: int(when)  # type: ignore[method-assign]
     payload = serializer.dump_payload(data)
     return signer.sign(payload).decode()
+
+
+def test_sign_out_ends_the_session(console_stack: Api, signed_in: Session) -> None:
+    operator = signed_in("operator")
+    page = operator.get("/console/runs")
+    assert page.status_code == 200 and "Sign out" in page.text
+    cookie_before = operator.http.cookies["kneo_console"]
+    answer = operator.post("/console/sign-out", {}, csrf_from=page.text)
+    assert answer.status_code == 200 and "/console/sign-in" in answer.url
+    after = operator.http.get(console_stack.base_url + "/console/runs", allow_redirects=False, timeout=30)
+    assert after.status_code == 302 and "/console/sign-in" in after.headers["Location"]
+    assert "principal" not in _decoded(operator)
+    assert cookie_before != operator.http.cookies.get("kneo_console")
