@@ -7,6 +7,7 @@ Keys are matched by whole name parts instead of substrings, so harmless fields s
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import re
@@ -59,6 +60,7 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
 _QUICK_CHECK = re.compile(r"(?i)@|\d{3}-\d{2}-\d{4}|bearer|sk-|passw|secret|token|api|authorization|credential")
 
 
+@functools.lru_cache(maxsize=8192)
 def is_sensitive_key(key: str) -> bool:
     """True when a mapping key names a secret or PII field."""
     normalised = _KEY_NORMALISER.sub("_", key.lower()).strip("_")
@@ -79,8 +81,29 @@ def redact_text(text: str) -> str:
     return text
 
 
+class RedactedDict(dict[str, Any]):
+    """A mapping already redacted; :func:`redact` passes it through unchanged."""
+
+
+class RedactedList(list[Any]):
+    """A list already redacted; :func:`redact` passes it through unchanged."""
+
+
+def already_redacted(value: Any) -> Any:
+    """Mark a value already redacted (when it was stored, or once for several places in one answer)
+    so that :func:`redact` does not walk it again."""
+    if isinstance(value, Mapping):
+        return RedactedDict(value)
+    if isinstance(value, list):
+        return RedactedList(value)
+    return value
+
+
 def redact(value: Any) -> Any:
-    """Return a redacted deep copy of a JSON-like value."""
+    """Return a redacted deep copy of a JSON-like value (values marked by :func:`already_redacted`
+    are returned as they are)."""
+    if isinstance(value, RedactedDict | RedactedList):
+        return value
     if isinstance(value, str):
         return redact_text(value)
     if isinstance(value, Mapping):

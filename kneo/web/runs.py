@@ -28,7 +28,15 @@ from kneo.web.schemas import (
 from kneo.workflows import queries, replay, results
 from kneo.workflows.runs import RunRequest, cancel_run, continue_run, get_run, submit_run
 from kneo.workflows.transitions import Transition
-from kneo.workflows.views import checkpoint_view, run_metadata, run_state, run_status_view, trace_event_view
+from kneo.workflows.views import (
+    checkpoint_view,
+    run_metadata,
+    run_state,
+    run_status_view,
+    settled_trace,
+    spec_fields,
+    trace_event_view,
+)
 
 blp = Blueprint("runs", __name__, description="Runs: create, inspect, cancel, continue.")
 
@@ -77,7 +85,7 @@ def result_metadata(run: Run) -> dict[str, Any]:
     (a run still running when the wait ended) the same keys as they stand now."""
     stored = run.run_metadata or {}
     if "sdk" in stored:
-        return {key: stored[key] for key in results.RESULT_KEYS if key in stored}
+        return {key: stored[key] for key in results.RESULT_KEYS if key in stored} | {"trace": settled_trace(stored)}
     return results.result_metadata(run, run.plan, None, utcnow())
 
 
@@ -200,7 +208,8 @@ class RunCheckpoints(MethodView):
         run = get_run(session, run_id)
         page = queries.Page(query["limit"], query["offset"], query["sort_by"], query["sort_order"])
         cps, total = queries.list_checkpoints(session, run_id, query.get("type"), page)
-        items = [checkpoint_view(c, run.spec) for c in cps]
+        shown = spec_fields(run.spec, run_metadata(run, with_spec=False)["overlays"])
+        items = [checkpoint_view(c, shown) for c in cps]
         return json_response({"run_id": run_id, "checkpoints": items, **page.meta(len(items), total)})
 
 

@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from kneo.models import Run, RunStatus, TraceEvent
+from kneo.redaction import redact
 
 SDK = "kneo"
 AGENT_END_EVENTS = ("run_completed", "run_failed", "run_stopped")
@@ -153,8 +154,9 @@ def without_result(metadata: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def settle(session: Session, run: Run, plan: Mapping[str, Any], now: datetime) -> dict[str, Any]:
-    """Store the run-result metadata on ``run`` (one query: its trace); returns the trace."""
-    trace = load_trace(session, run)
+    """Store the run-result metadata on ``run`` (one query: its trace, stored redacted so that
+    reads need not redact it again); returns the trace."""
+    trace: dict[str, Any] = redact(load_trace(session, run))
     base = without_result(run.run_metadata or {})
     run.run_metadata = {**base, **result_metadata(run, plan, trace, now)}
     return trace

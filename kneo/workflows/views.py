@@ -6,11 +6,20 @@ from typing import Any
 
 from kneo.db import epoch, isoformat
 from kneo.models import Checkpoint, HumanTask, Run, TraceEvent
+from kneo.redaction import already_redacted, redact
 
 
 def spec_fields(spec: dict[str, Any] | None, overlays: list[Any]) -> dict[str, Any]:
-    """The spec a run was created from, as 0.4 (``spec``) and 1.2 (``frozen_spec``) show it."""
-    return {"spec": spec, "frozen_spec": {"base": spec, "overlays": list(overlays)}}
+    """The spec a run was created from, as 0.4 (``spec``) and 1.2 (``frozen_spec``) show it
+    (redacted once for both places)."""
+    shown = already_redacted(redact(spec))
+    return {"spec": shown, "frozen_spec": already_redacted({"base": shown, "overlays": redact(list(overlays))})}
+
+
+def settled_trace(metadata: dict[str, Any]) -> dict[str, Any]:
+    """The trace settled with the run (stored redacted), marked so responses do not redact it again."""
+    trace = metadata.get("trace") or {}
+    return already_redacted({**trace, "events": already_redacted(trace.get("events") or [])})
 
 
 def run_metadata(run: Run, with_spec: bool = True) -> dict[str, Any]:
@@ -20,6 +29,8 @@ def run_metadata(run: Run, with_spec: bool = True) -> dict[str, Any]:
     metadata.setdefault("overlays", [])
     metadata.setdefault("skills_overlay", None)
     metadata.setdefault("caller_metadata", metadata.get("request_metadata") or {})
+    if "trace" in metadata:
+        metadata["trace"] = settled_trace(metadata)
     if with_spec:
         metadata.update(spec_fields(run.spec, metadata["overlays"]))
     return metadata
@@ -49,13 +60,13 @@ def _run_fields(run: Run, with_spec: bool) -> dict[str, Any]:
 
 def run_state(run: Run, with_spec: bool = True) -> dict[str, Any]:
     """The stored RunState shape (contract §8.1); its trace events are those settled with the run."""
-    trace = (run.run_metadata or {}).get("trace") or {}
+    trace = settled_trace(run.run_metadata or {})
     return {
         "id": run.id,
         **_run_fields(run, with_spec),
         "current_step_id": run.current_step_id,
         "messages": list(run.messages or []),
-        "trace_events": list(trace.get("events") or []),
+        "trace_events": trace["events"],
         "trace_dropped": int(trace.get("dropped") or 0),
         "trace_event_count": run.trace_event_count,
         "parent_run_id": None,
@@ -85,13 +96,11 @@ def checkpoint_summary(cp: Checkpoint) -> dict[str, Any]:
     }
 
 
-def checkpoint_view(cp: Checkpoint, spec: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The Checkpoint record shape (contract §8.5); ``spec`` is the run's spec, which snapshots
-    do not repeat."""
+def checkpoint_view(cp: Checkpoint, run_spec: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The Checkpoint record shape (contract §8.5); ``run_spec`` is :func:`spec_fields` of the
+    run's spec, which snapshots do not repeat."""
     state = dict(cp.state or {})
-    metadata = dict(state.get("metadata") or {})
-    metadata.update(spec_fields(spec, metadata.get("overlays") or []))
-    state["metadata"] = metadata
+    state["metadata"] = {**(state.get("metadata") or {}), **(run_spec or spec_fields(None, []))}
     state.setdefault("trace_events", [])
     state.setdefault("trace_dropped", 0)
     return {
@@ -124,7 +133,7 @@ def human_task_view(task: HumanTask) -> dict[str, Any]:
         "visited_nodes": list(context.get("visited_nodes") or []),
         "messages": list(context.get("messages") or []),
         "variables": dict(context.get("variables") or {}),
-        "trace_events": list(context.get("trace_events") or []),
+        "trace_events": already_redacted(list(context.get("trace_events") or [])),
         "pending_human_request_id": task.request_id,
         "pending_human_request": task.request,
         "expires_at": epoch(task.expires_at),

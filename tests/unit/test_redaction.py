@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from kneo.redaction import REDACTED, is_sensitive_key, redact, redact_text, secret_values
+from kneo.redaction import REDACTED, already_redacted, is_sensitive_key, redact, redact_text, secret_values
 
 CONTRACT_INPUT = "mail me: joe@corp.io ssn 123-45-6789 Bearer abc.def sk-abcdefghijklmnop api_key=xyz"
 CONTRACT_OUTPUT = "mail me: [REDACTED_EMAIL] ssn [REDACTED_SSN] Bearer [REDACTED] [REDACTED] api_key=[REDACTED]"
@@ -160,3 +160,12 @@ def test_input_is_not_mutated() -> None:
 def test_secret_values_returns_only_present_values() -> None:
     env = {"A": "one", "B": "", "C": "three"}
     assert secret_values(env, ("A", "B", "C", "D")) == ("one", "three")
+
+
+def test_already_redacted_values_are_not_walked_again() -> None:
+    shown = already_redacted(redact({"owner": "ann@example.com", "api_key": "k"}))
+    events = already_redacted([{"note": "mail bob@example.com"}])
+    out = redact({"spec": shown, "again": shown, "events": events, "password": "p"})
+    assert out["spec"] is shown and out["again"] is shown and out["events"] is events
+    assert shown == {"owner": "[REDACTED_EMAIL]", "api_key": REDACTED}
+    assert out["password"] == REDACTED
