@@ -81,8 +81,15 @@ def _client(base_url: str, api_key: str, timeout: float) -> openai.OpenAI:
     with _clients_lock:
         client = _clients.get(key)
         if client is None:
-            # max_retries=0: retries are ours (counted, traced, cancellable).
-            client = openai.OpenAI(api_key=api_key, base_url=base_url, timeout=timeout, max_retries=0)
+            # max_retries=0: retries are ours (counted, traced, cancellable). A redirect is never
+            # followed: it could lead a vetted endpoint's request to a host nobody allowed.
+            client = openai.OpenAI(
+                api_key=api_key,
+                base_url=base_url,
+                timeout=timeout,
+                max_retries=0,
+                http_client=openai.DefaultHttpxClient(follow_redirects=False, timeout=timeout),
+            )
             _clients[key] = client
         return client
 

@@ -11,6 +11,7 @@ from kneo.agents.runtime import AgentRequest, run_agent
 from kneo.config import AgentSettings, load_agent_settings
 from kneo.sandbox import OutboundNotAllowed, SecretNotAllowed
 from kneo.secrets import MissingSecretError
+from tests.support.listener import Listener
 from tests.support.openai_stub import OpenAIStub, echo_last_tool, hang, status, text, tool_call
 
 KEY = "kneo-unit-provider-key-0001"
@@ -236,3 +237,15 @@ def test_step_time_limit_inside_a_tool_ends_the_step(stub: OpenAIStub) -> None:
     outcome = run(agent("m-slow-tool", ["slow"]))
     assert outcome.error["type"] == "SoftTimeLimitExceeded"
     assert stub.count("m-slow-tool") == 1
+
+
+def test_a_redirect_from_a_listed_endpoint_is_not_followed(stub: OpenAIStub) -> None:
+    attacker = Listener()
+    try:
+        stub.script("m-redirect", [status(307, headers={"Location": f"{attacker.origin}/v1/chat/completions"})])
+        settings = load_agent_settings({"KNEO_SERV_OUTBOUND_ALLOWLIST": stub.origin})
+        outcome = run(agent("m-redirect", model_extra={"base_url": stub.base_url, "max_retries": 0}), settings=settings)
+        assert outcome.error is not None and "307" in outcome.error["message"]
+        assert attacker.received == []
+    finally:
+        attacker.stop()
