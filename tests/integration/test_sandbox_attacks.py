@@ -216,12 +216,8 @@ def test_credential_inventory_looks_up_only_listed_names(platform: Api) -> None:
         assert response.json()["detail"]["error"] == "secret_not_allowed"
         assert response.json()["detail"]["extras"] == [name]
     tokens = platform.call("GET", "/v1/security/credentials").json()["inventory"]["service_tokens"]
-    assert tokens["KNEO_SERV_ADMIN_API_KEY"] == {
-        "name": "service:KNEO_SERV_ADMIN_API_KEY",
-        "env_var": "KNEO_SERV_ADMIN_API_KEY",
-        "present": True,
-        "value": "[REDACTED]",
-    }
+    admin = tokens["KNEO_SERV_ADMIN_API_KEY"]
+    assert (admin["env_var"], admin["present"], admin["value"]) == ("KNEO_SERV_ADMIN_API_KEY", True, "[REDACTED]")
     assert KEYS["admin"] not in str(tokens)
 
 
