@@ -23,6 +23,7 @@ import statistics
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -81,6 +82,23 @@ def latency_check(client: Client, concurrency: int, duration: float) -> dict[str
     }
 
 
+def load_check(client: Client, args: argparse.Namespace, say: Callable[[str], None]) -> dict[str, Any]:
+    """The latency check against the gate's thresholds; its report with ``ok``."""
+    latency = latency_check(client, args.concurrency, args.duration)
+    ok = (
+        latency["failure_count"] == 0
+        and latency["completed"] > 0
+        and (latency["p95_ms"] or 0) <= args.max_p95_ms
+        and latency["rps"] >= args.min_rps
+    )
+    say(
+        f"{'✓' if ok else '✗'} latency: {latency['completed']} sync runs, {latency['rps']} runs/s, "
+        f"p50 {latency['p50_ms']} ms, p95 {latency['p95_ms']} ms (max {args.max_p95_ms:g}), "
+        f"{latency['failure_count']} failures"
+    )
+    return {**latency, "ok": ok, "max_p95_ms": args.max_p95_ms, "min_rps": args.min_rps}
+
+
 def apply_env_file(args: argparse.Namespace) -> list[str]:
     """Validate ``args.env_file`` and take the scoped keys from it; returns the problems found."""
     values = read_env_file(args.env_file)
@@ -120,20 +138,8 @@ def main(argv: list[str] | None = None) -> int:
     say(f"{'✓' if ready else '✗'} readiness: {detail}")
     checks_ok.append(ready)
     if args.duration > 0:
-        latency = latency_check(client, args.concurrency, args.duration)
-        latency_ok = (
-            latency["failure_count"] == 0
-            and latency["completed"] > 0
-            and (latency["p95_ms"] or 0) <= args.max_p95_ms
-            and latency["rps"] >= args.min_rps
-        )
-        report["latency"] = {**latency, "ok": latency_ok, "max_p95_ms": args.max_p95_ms, "min_rps": args.min_rps}
-        say(
-            f"{'✓' if latency_ok else '✗'} latency: {latency['completed']} sync runs, {latency['rps']} runs/s, "
-            f"p50 {latency['p50_ms']} ms, p95 {latency['p95_ms']} ms (max {args.max_p95_ms:g}), "
-            f"{latency['failure_count']} failures"
-        )
-        checks_ok.append(latency_ok)
+        report["latency"] = load_check(client, args, say)
+        checks_ok.append(report["latency"]["ok"])
     passed = all(checks_ok)
     report["ok"] = passed
     if args.json:
