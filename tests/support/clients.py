@@ -14,7 +14,7 @@ import os
 import shutil
 import subprocess
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,9 +41,9 @@ def modern_python() -> str:
     raise ClientsUnavailable("no Python >= 3.12 found (python3.13/python3.12 on PATH or ~/.pyenv/versions/3.12+)")
 
 
-def client_venv() -> Path:
-    """The cached virtualenv holding ``CLIENT_PINS`` (created once, under a lock)."""
-    venv = CACHE / f"venv-{hashlib.sha256(' '.join(CLIENT_PINS).encode()).hexdigest()[:12]}"
+def pinned_venv(pins: Sequence[str]) -> Path:
+    """The cached virtualenv holding ``pins`` (created once per set of pins, under a lock)."""
+    venv = CACHE / f"venv-{hashlib.sha256(' '.join(pins).encode()).hexdigest()[:12]}"
     ready = venv / ".installed"
     if ready.exists():
         return venv
@@ -53,9 +53,14 @@ def client_venv() -> Path:
         if not ready.exists():
             shutil.rmtree(venv, ignore_errors=True)
             _run([modern_python(), "-m", "venv", str(venv)])
-            _run([str(venv / "bin" / "pip"), "install", "--quiet", *CLIENT_PINS])
-            ready.write_text("\n".join(CLIENT_PINS))
+            _run([str(venv / "bin" / "pip"), "install", "--quiet", *pins])
+            ready.write_text("\n".join(pins))
     return venv
+
+
+def client_venv() -> Path:
+    """The cached virtualenv holding ``CLIENT_PINS``."""
+    return pinned_venv(CLIENT_PINS)
 
 
 def _run(command: list[str]) -> None:
@@ -82,9 +87,9 @@ class Bff:
                 self.process.wait()
 
 
-def start_bff(app: str, env: Mapping[str, str], workdir: Path, ready_path: str) -> Bff:
-    """Serve the ASGI ``app`` of the client venv with uvicorn in ``workdir``; wait until it answers."""
-    venv = client_venv()
+def start_bff(app: str, env: Mapping[str, str], workdir: Path, ready_path: str, venv: Path | None = None) -> Bff:
+    """Serve the ASGI ``app`` of ``venv`` (default: the clients') with uvicorn in ``workdir``; wait until it answers."""
+    venv = venv or client_venv()
     port = free_port()
     log = workdir / "bff.log"
     workdir.mkdir(parents=True, exist_ok=True)
