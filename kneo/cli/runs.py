@@ -34,10 +34,14 @@ def load_spec(path: Path) -> dict[str, Any]:
 
 
 def step_label(run: dict[str, Any]) -> str:
-    """The step a run is at, for progress lines: ``step 2 (review)``."""
+    """Where a run is, for progress lines: ``at step review (2 done)`` or ``2 steps done, last draft``."""
     visited = run.get("visited_steps") or run.get("visited_nodes") or []
-    current = run.get("current_step_id") or run.get("current_node_id") or (visited[-1] if visited else None)
-    return f"step {len(visited) + (run.get('status') == 'running')} ({current})" if current else "starting"
+    current = run.get("current_step_id") or run.get("current_node_id")
+    if current:
+        return f"at step {current} ({len(visited)} done)"
+    if visited:
+        return f"{len(visited)} step{'s' * (len(visited) != 1)} done, last {visited[-1]}"
+    return "starting"
 
 
 def wait_for_run(

@@ -253,3 +253,47 @@ def test_service_serve(tmp_path: Path) -> None:
         assert server.sqlite_path.is_file()
     finally:
         assert server.stop() == 0
+
+
+def on_a_terminal(cli: Cli, *args: str) -> str:
+    """Run ``kneo`` with stdout and stderr on a pseudo-terminal; returns everything it drew."""
+    import pty
+    import select
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KNEO_SERV_")}
+    env.update(KNEO_SERV_URL=cli.url, KNEO_SERV_API_KEY=KEYS["operator"], TERM="xterm")
+    env["KNEO_SERV_PROFILES_PATH"] = str(cli.home / "profiles.json")
+    leader, follower = pty.openpty()
+    process = subprocess.Popen([str(KNEO), *args], stdout=follower, stderr=follower, env=env, cwd=cli.home)
+    os.close(follower)
+    drawn = b""
+    while True:
+        ready, _, _ = select.select([leader], [], [], 60)
+        if not ready:
+            break
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        drawn += chunk
+    process.wait(timeout=60)
+    os.close(leader)
+    return drawn.decode(errors="replace")
+
+
+def test_colour_and_step_progress_on_a_terminal_only(kneo: Cli, tmp_path: Path) -> None:
+    slow = specs.sequential(
+        [specs.function_step("first", "upper"), specs.function_step("slow", "slow"), specs.function_step("last", "up")],
+        functions={
+            "upper": "tests.support.functions.upper",
+            "slow": "tests.support.functions.slow",
+            "up": "tests.support.functions.upper",
+        },
+    )
+    (tmp_path / "slow.yaml").write_text(yaml.safe_dump(slow))
+    drawn = on_a_terminal(kneo, "run", str(tmp_path / "slow.yaml"), "-i", "progress please")
+    assert "\x1b[32mcompleted\x1b[0m" in drawn  # the status in green
+    assert "running: 1 step done, last first" in drawn  # the progress line names the steps
+    assert "\x1b[" not in on_a_terminal(kneo, "runs", "list", "--json").replace("\x1b[?", "")
