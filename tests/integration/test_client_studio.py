@@ -16,7 +16,7 @@ import pytest
 import requests
 import yaml
 
-from tests.support.clients import Bff, client_env, start_bff
+from tests.support.clients import Bff, client_env, documented_routes, start_bff
 from tests.support.services import KEYS, Api, start_topology
 
 pytestmark = pytest.mark.slow
@@ -34,6 +34,69 @@ KINDS = {
 # against kneo-serv 1.2.0); a test run's canvas comes from the platform and covers every kind.
 PICTURED = {"sequential", "graph"}
 BRIDGE = {"preferred_mode": "bridge", "allowed_modes": ["bridge"]}
+STUDIO_APP = "kneo_studio.app:app"
+# Every documented route with the simplest call (an empty body, unknown ids): the status each
+# answers against kneo-serv 1.2.0, in this order (the artifact is deleted before it is read).
+MINIMAL_CALLS = [
+    ("GET", "/api/readyz", 200),
+    ("GET", "/api/me", 200),
+    ("GET", "/api/projects", 200),
+    ("POST", "/api/projects", 422),
+    ("GET", "/api/projects/{project_id}", 200),
+    ("GET", "/api/projects/{project_id}/environments", 200),
+    ("POST", "/api/session", 422),
+    ("DELETE", "/api/session", 404),
+    ("GET", "/api/projects/{project_id}/members", 200),
+    ("PUT", "/api/projects/{project_id}/members/{member_id}", 422),
+    ("DELETE", "/api/projects/{project_id}/members/{member_id}", 404),
+    ("POST", "/api/projects/{project_id}/invitations", 422),
+    ("GET", "/api/projects/{project_id}/invitations", 200),
+    ("DELETE", "/api/projects/{project_id}/invitations/{invitation_id}", 404),
+    ("GET", "/api/projects/{project_id}/exposure/preflight", 200),
+    ("POST", "/api/projects/{project_id}/exposure/confirm", 422),
+    ("GET", "/api/projects/{project_id}/quota-transfer", 200),
+    ("POST", "/api/projects/{project_id}/quota-transfer", 422),
+    ("POST", "/api/projects/{project_id}/quota-transfer/{transfer_id}/accept", 409),
+    ("POST", "/api/projects/{project_id}/quota-transfer/{transfer_id}/decline", 409),
+    ("POST", "/api/projects/{project_id}/specs/validate", 422),
+    ("POST", "/api/projects/{project_id}/specs/compile", 422),
+    ("POST", "/api/projects/{project_id}/specs/policy-report", 422),
+    ("POST", "/api/projects/{project_id}/specs/preview", 422),
+    ("POST", "/api/projects/{project_id}/specs/graph", 422),
+    ("POST", "/api/projects/{project_id}/specs/explain", 501),
+    ("POST", "/api/projects/{project_id}/test-runs", 422),
+    ("GET", "/api/projects/{project_id}/test-runs/{run_id}", 404),
+    ("POST", "/api/projects/{project_id}/test-runs/{run_id}/cancel", 404),
+    ("GET", "/api/projects/{project_id}/test-runs/{run_id}/graph", 404),
+    ("GET", "/api/projects/{project_id}/test-runs/{run_id}/trace", 404),
+    ("GET", "/api/projects/{project_id}/test-runs/{run_id}/checkpoints", 404),
+    ("GET", "/api/projects/{project_id}/test-runs/{run_id}/checkpoints/diff", 404),
+    ("GET", "/api/projects/{project_id}/environments/{environment}/policy", 501),
+    ("GET", "/api/projects/{project_id}/environments/{environment}/credential-refs", 501),
+    ("GET", "/api/import/sources", 200),
+    ("POST", "/api/projects/{project_id}/import/{source}", 422),
+    ("POST", "/api/projects/{project_id}/artifacts", 422),
+    ("GET", "/api/projects/{project_id}/artifacts", 200),
+    ("POST", "/api/projects/{project_id}/artifacts/{artifact_id}/acknowledgements", 422),
+    ("DELETE", "/api/projects/{project_id}/artifacts/{artifact_id}", 204),
+    ("GET", "/api/projects/{project_id}/artifacts/{artifact_id}", 410),
+    ("GET", "/api/projects/{project_id}/artifacts/{artifact_id}/freshness", 200),
+    ("GET", "/api/projects/{project_id}/artifacts/{artifact_id}/preflight/policy", 410),
+    ("GET", "/api/projects/{project_id}/artifacts/{artifact_id}/preflight/credential-refs", 410),
+    ("GET", "/api/projects/{project_id}/artifacts/{artifact_id}/export", 410),
+    ("GET", "/api/projects/{project_id}/analyses/{analysis_id}", 404),
+    ("POST", "/api/projects/{project_id}/analyses/{analysis_id}/resolutions", 422),
+    ("GET", "/api/projects/{project_id}/analyses", 422),
+    ("GET", "/api/projects/{project_id}/limits", 200),
+    ("GET", "/api/projects/{project_id}/drafts", 200),
+    ("GET", "/api/projects/{project_id}/drafts/exposure", 200),
+    ("GET", "/api/projects/{project_id}/drafts/{ref}", 200),
+    ("PUT", "/api/projects/{project_id}/drafts/{ref}", 422),
+    ("POST", "/api/projects/{project_id}/drafts/reassociations", 422),
+    ("POST", "/api/projects/{project_id}/drafts/assertions", 422),
+    ("POST", "/api/projects/{project_id}/drafts/register", 422),
+    ("DELETE", "/api/projects/{project_id}/drafts/{ref}/registration", 204),
+]
 
 
 def studio_spec(name: str) -> dict[str, Any]:
@@ -71,13 +134,19 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def studio(platform: Api, project: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bff]:
+def studio_env(platform: Api, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """Studio's own home (its state store must lie outside the project) with a profile for kneo."""
     home = tmp_path_factory.mktemp("studio-home")
     (home / "config" / "kneo").mkdir(parents=True)
     (home / "config" / "kneo" / "client.toml").write_text(
         f'[platform]\nurl = "{platform.base_url}"\napi_key = "{KEYS["admin"]}"\n'
     )
-    bff = start_bff("kneo_studio.app:app", client_env(home, KNEO_STUDIO_DEFAULT_PROFILE="platform"), project, "/api/me")
+    return client_env(home, KNEO_STUDIO_DEFAULT_PROFILE="platform")
+
+
+@pytest.fixture(scope="module")
+def studio(studio_env: dict[str, str], project: Path) -> Iterator[Bff]:
+    bff = start_bff(STUDIO_APP, studio_env, project, "/api/me")
     yield bff
     bff.stop()
 
@@ -179,3 +248,27 @@ def test_preview_preflight_and_cancel(platform: Api, studio: Bff, project: Path)
     while platform.run(run["platform_run_id"])["status"] != "cancelled":
         assert time.monotonic() < deadline
         time.sleep(0.2)
+
+
+def test_every_studio_route_answers_as_against_1_2(studio: Bff, studio_env: dict[str, str], project: Path) -> None:
+    (project / "sweep.yaml").write_text(yaml.safe_dump(studio_spec("sequential_pipeline"), sort_keys=False))
+    ids = {
+        "project_id": "default",
+        "artifact_id": artifact(studio, "sweep"),
+        "ref": "sweep.yaml",
+        "source": "n8n",
+        "environment": "default",
+    }
+    answers = []
+    for method, template, _ in MINIMAL_CALLS:
+        path = template
+        for name in ("run_id", "member_id", "invitation_id", "transfer_id", "analysis_id"):
+            path = path.replace("{" + name + "}", "nope")
+        for name, value in ids.items():
+            path = path.replace("{" + name + "}", value)
+        body: dict[str, Any] | None = {} if method in ("POST", "PUT") else None
+        response = requests.request(method, studio.base_url + path, json=body, timeout=120)
+        answers.append((method, template, response.status_code))
+    assert answers == MINIMAL_CALLS
+    oidc = {("GET", "/api/session/oidc/start"), ("GET", "/api/session/oidc/callback")}  # login mode only
+    assert documented_routes(STUDIO_APP, studio_env, project) - oidc == {(m, p) for m, p, _ in MINIMAL_CALLS}

@@ -10,6 +10,7 @@ from __future__ import annotations
 import fcntl
 import glob
 import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -108,6 +109,21 @@ def start_bff(app: str, env: Mapping[str, str], workdir: Path, ready_path: str, 
             bff.stop()
             raise ClientsUnavailable(f"{app} did not start:\n{log.read_text()[-3000:]}")
         time.sleep(0.3)
+
+
+def documented_routes(app: str, env: Mapping[str, str], workdir: Path) -> set[tuple[str, str]]:
+    """``(METHOD, path)`` of every operation in the OpenAPI document of the client's ASGI ``app``."""
+    module, attribute = app.split(":")
+    script = (
+        "import json, warnings; warnings.simplefilter('ignore'); "
+        f"from {module} import {attribute} as app; "
+        "print(json.dumps([[m.upper(), p] for p, ops in app.openapi()['paths'].items() for m in ops]))"
+    )
+    python = str(client_venv() / "bin" / "python")
+    result = subprocess.run([python, "-c", script], cwd=workdir, env=dict(env), capture_output=True, text=True)
+    if result.returncode != 0:
+        raise ClientsUnavailable(f"cannot read the routes of {app}:\n{result.stderr[-2000:]}")
+    return {(method, path) for method, path in json.loads(result.stdout.strip().splitlines()[-1])}
 
 
 def client_env(home: Path, **extra: str) -> dict[str, str]:
