@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import http
+from collections.abc import Iterator
 from typing import Any
 
 import flask_smorest
@@ -95,6 +96,17 @@ HTTP_METHODS = frozenset({"get", "put", "post", "delete", "patch", "head", "opti
 ROOT_FIRST = frozenset({"health"})
 
 
+def _operations(path_item: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """The operation objects of one path item (not its shared ``parameters``)."""
+    return (op for method, op in path_item.items() if method in HTTP_METHODS and isinstance(op, dict))
+
+
+def _split(path: str, prefixes: tuple[str, ...]) -> tuple[str, str]:
+    """``("/v1", "/runs")`` for ``/v1/runs``; ``("", "/runs")`` for ``/runs``."""
+    prefix = next((p for p in prefixes if p and path.startswith(p + "/")), "")
+    return prefix, path[len(prefix) :]
+
+
 def unify_versions(api: Api, prefixes: tuple[str, ...], blueprints: dict[str, str]) -> None:
     """One tag per resource; the primary route of each operation once, its other prefix deprecated.
 
@@ -102,20 +114,16 @@ def unify_versions(api: Api, prefixes: tuple[str, ...], blueprints: dict[str, st
     Every operation gets a description: its summary, the scope it needs, and for an alias the
     route to prefer.
     """
-    for operations in api.spec._paths.values():
-        for method, operation in operations.items():
-            if method in HTTP_METHODS and isinstance(operation, dict):
-                operation["tags"] = [blueprints.get(tag, tag) for tag in operation.get("tags", [])]
-    for path, operations in api.spec._paths.items():
-        resource = next((t for op in operations.values() if isinstance(op, dict) for t in op.get("tags", [])), "")
-        versioned = [p for p in prefixes if p and path.startswith(p + "/")]
-        bare = path[len(versioned[0]) :] if versioned else path
-        primary = "" if resource in ROOT_FIRST else next(p for p in prefixes if p)
-        prefix = versioned[0] if versioned else ""
-        alias_of = None if prefix == primary else primary + bare
-        for method, operation in operations.items():
-            if method in HTTP_METHODS and isinstance(operation, dict):
-                _describe(operation, alias_of)
+    versioned = next(p for p in prefixes if p)
+    for path, path_item in api.spec._paths.items():
+        operations = list(_operations(path_item))
+        for operation in operations:
+            operation["tags"] = [blueprints.get(tag, tag) for tag in operation.get("tags", [])]
+        resource = next((tag for op in operations for tag in op["tags"]), "")
+        prefix, bare = _split(path, prefixes)
+        primary = "" if resource in ROOT_FIRST else versioned
+        for operation in operations:
+            _describe(operation, alias_of=None if prefix == primary else primary + bare)
     unique = {blueprints.get(t["name"], t["name"]): t for t in api.spec._tags}
     api.spec._tags[:] = [{**tag, "name": name} for name, tag in unique.items()]
 
