@@ -265,11 +265,18 @@ def _shell(command: str, cwd: Path, database: str) -> None:
 
 
 def _counts(url: str) -> dict[str, int]:
-    return {table: query(url, f"SELECT count(*) FROM {table}")[0][0] for table in COUNTED}
+    """Row counts of the tables a restore must bring back (one connection)."""
+    selects = ", ".join(f"(SELECT count(*) FROM {table})" for table in COUNTED)
+    return dict(zip(COUNTED, query(url, f"SELECT {selects}")[0], strict=True))
 
 
 def test_backup_and_restore_recipes(guide: Guide, tmp_path: Path) -> None:
     source = guide.topology.env["KNEO_SERV_DATABASE_URL"]
+    for example in ("group_chat_workflow.yaml", "smoke_human_workflow.yaml"):  # a finished and a blocked run
+        spec = yaml.safe_load((ROOT / "examples" / example).read_text())
+        body = {"input": "backup drill", "spec": spec}
+        headers = {"Authorization": "Bearer replace-operator-token"}
+        assert requests.post(f"{guide.topology.base_url}/v1/runs", json=body, headers=headers, timeout=60).ok
     expected = _counts(source)
     assert expected["runs"] > 0 and expected["audit_events"] > 0
     _shell(FULL_DUMP, tmp_path, source.rsplit("/", 1)[1])
