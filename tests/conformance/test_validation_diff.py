@@ -8,7 +8,9 @@ status and error code, or valid flag, diagnostic codes, severities and paths).
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import requests
@@ -25,6 +27,16 @@ SAMPLE = int(os.environ.get("KNEO_DIFF_MUTATIONS", "1200"))
 AGREEMENT = 0.98
 
 
+def _validate(stack: Api, spec: Any, attempts: int = 30) -> requests.Response:
+    """POST to kneo's /specs/validate, waiting out a 503 (the database briefly unavailable)."""
+    for _ in range(attempts):
+        response = stack.call("POST", "/v1/specs/validate", role="viewer", json={"spec": spec})
+        if response.status_code != 503:
+            return response
+        time.sleep(float(response.headers.get("Retry-After", "1")))
+    return response
+
+
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     with reference_server(tmp_path_factory.mktemp("reference")) as url:
@@ -37,7 +49,7 @@ def outcomes(stack: Api, reference: str) -> list[Outcome]:
     out: list[Outcome] = []
     for mutation in sample(SAMPLE):
         ref = session.post(f"{reference}/specs/validate", json={"spec": mutation.spec}, timeout=60)
-        ours = stack.call("POST", "/v1/specs/validate", role="viewer", json={"spec": mutation.spec})
+        ours = _validate(stack, mutation.spec)
         out.append(
             Outcome(
                 mutation.name,
@@ -77,7 +89,7 @@ def test_codes_and_paths_agree(outcomes: list[Outcome]) -> None:
 def test_base_specs_agree_unmutated(stack: Api, reference: str) -> None:
     for name, spec in load_bases().items():
         ref = requests.post(f"{reference}/specs/validate", json={"spec": spec}, timeout=60)
-        ours = stack.call("POST", "/v1/specs/validate", role="viewer", json={"spec": spec})
+        ours = _validate(stack, spec)
         assert Answer.from_response(ref.status_code, ref.json()) == Answer.from_response(
             ours.status_code, ours.json()
         ), name
