@@ -312,3 +312,16 @@ def test_async_create_answers_202_and_settles(api: Api) -> None:
     run = api.wait_status(response.json()["run_id"], {"completed"})
     assert run["metadata"]["sdk"] == "kneo" and run["metadata"]["iterations"] == 2
     assert run["current_step_index"] is None
+
+
+def test_cancelling_a_blocked_run_settles_its_metadata_again(api: Api) -> None:
+    created = api.create_run(specs.human_flow(), "cancel while waiting")
+    assert created["status"] == "blocked"
+    cancelled = api.call("POST", f"/v1/runs/{created['run_id']}/cancel")
+    assert cancelled.status_code == 200, cancelled.text
+    metadata = cancelled.json()["metadata"]
+    assert not BLOCKED_KEYS & set(metadata)
+    assert metadata["error"] == {"type": "cancelled", "message": "Run cancellation requested."}
+    assert "pending_step_id" not in metadata["workflow"]
+    assert metadata["trace"]["events"][-1]["type"] == "human_intervention_requested"
+    assert api.run(created["run_id"])["metadata"] == metadata
