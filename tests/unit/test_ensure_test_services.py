@@ -80,3 +80,13 @@ def test_make_test_runs_the_script_and_ci_runs_make_test() -> None:
 
 def _cluster() -> str:
     return sorted(p.name for p in Path("/etc/postgresql").iterdir())[0]
+
+
+def test_missing_postgres_is_installed_with_loopback_trust(tmp_path: Path) -> None:
+    result = ensure(tmp_path, hide=("pg_isready",))
+    assert result.returncode == 0, result.stderr
+    cluster = _cluster()
+    assert result.stderr.splitlines()[:2] == [
+        "ensure: would install postgresql postgresql-client (apt-get)",
+        f"ensure: would trust loopback connections in PostgreSQL {cluster}/main",
+    ]
