@@ -52,6 +52,7 @@ class AuditEvent(Base):
     __table_args__ = (
         Index("ix_audit_events_type_created", "event_type", "created_at"),
         Index("ix_audit_events_run_created", "run_id", "created_at"),
+        Index("ix_audit_events_created_at_id", "created_at", "id"),
     )
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True, default=new_id)
@@ -60,14 +61,18 @@ class AuditEvent(Base):
     continuation_id: Mapped[str | None] = mapped_column(String(64))
     actor: Mapped[str | None] = mapped_column(String(255))
     event_metadata: Mapped[dict[str, Any]] = mapped_column("metadata", JsonType, default=dict)
-    created_at: Mapped[datetime] = mapped_column(index=True)
+    created_at: Mapped[datetime]
 
 
 class HumanTask(Base):
     """A paused human step (the continuation); resolved exactly once."""
 
     __tablename__ = "human_tasks"
-    __table_args__ = (Index("ix_human_tasks_status_expires", "status", "expires_at"),)
+    __table_args__ = (
+        Index("ix_human_tasks_status_expires", "status", "expires_at"),
+        Index("ix_human_tasks_status_id", "status", "id"),
+        Index("ix_human_tasks_status_created_at", "status", "created_at", "id"),
+    )
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True, default=new_id)
     run_id: Mapped[str] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), index=True)

@@ -46,9 +46,14 @@ class Run(Base):
     """A run of a compiled spec; the compiled plan is stored with it."""
 
     __tablename__ = "runs"
+    __table_args__ = (
+        Index("ix_runs_updated_at_id", "updated_at", "id"),
+        Index("ix_runs_created_at_id", "created_at", "id"),
+        Index("ix_runs_status_updated_at_id", "status", "updated_at", "id"),
+    )
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True, default=new_id)
-    status: Mapped[str] = mapped_column(String(32), index=True)
+    status: Mapped[str] = mapped_column(String(32))
     target: Mapped[str] = mapped_column(String(16), default="workflow")
     agent_name: Mapped[str | None] = mapped_column(String(255))
     workflow_name: Mapped[str | None] = mapped_column(String(255))
@@ -75,7 +80,7 @@ class Run(Base):
     trace_event_count: Mapped[int] = mapped_column(Integer, default=0)
     checkpoint_count: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime]
-    updated_at: Mapped[datetime] = mapped_column(index=True)
+    updated_at: Mapped[datetime]
     started_at: Mapped[datetime | None]
     completed_at: Mapped[datetime | None]
     deadline_at: Mapped[datetime | None] = mapped_column(index=True)
