@@ -28,8 +28,14 @@ def cli() -> None:
 @cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
-def serve(host: str, port: int) -> None:
+@click.option("--reload", is_flag=True, help="Restart when a Python file of kneo or ./examples changes.")
+def serve(host: str, port: int, reload: bool) -> None:
     """Start web, worker and beat in one process on the embedded default (SQLite, no servers)."""
+    if reload:
+        from kneo.cli.reload import serve_with_reload
+
+        serve_with_reload(host, port)
+        return
     from kneo.config import ConfigError, load_settings
     from kneo.embedded import StateDirBusy
     from kneo.embedded import serve as serve_embedded

@@ -297,3 +297,48 @@ def test_colour_and_step_progress_on_a_terminal_only(kneo: Cli, tmp_path: Path) 
     assert "\x1b[32mcompleted\x1b[0m" in drawn  # the status in green
     assert "running: 1 step done, last first" in drawn  # the progress line names the steps
     assert "\x1b[" not in on_a_terminal(kneo, "runs", "list", "--json").replace("\x1b[?", "")
+
+
+def test_serve_reload_restarts_on_a_code_change(tmp_path: Path) -> None:
+    import signal
+    import time
+
+    import requests
+
+    (tmp_path / "examples").mkdir()
+    functions = tmp_path / "examples" / "functions.py"
+    functions.write_text((ROOT / "examples" / "functions.py").read_text())
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KNEO_SERV_")}
+    log = tmp_path / "serve.log"
+    with open(log, "wb") as out:
+        process = subprocess.Popen(
+            [str(KNEO), "service", "serve", "--reload", "--port", str(port)],
+            cwd=tmp_path,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def ready_lines() -> int:
+        return log.read_text().count(f"ready on http://127.0.0.1:{port}")
+
+    def wait_for(count: int) -> None:
+        deadline = time.monotonic() + 90
+        while ready_lines() < count:
+            assert process.poll() is None and time.monotonic() < deadline, log.read_text()[-3000:]
+            time.sleep(0.2)
+
+    try:
+        wait_for(1)
+        functions.write_text(functions.read_text() + "\n\ndef added(text: str) -> str:\n    return text\n")
+        wait_for(2)
+        assert "code changed, restarting" in log.read_text()
+        deadline = time.monotonic() + 30
+        while requests.get(f"http://127.0.0.1:{port}/readyz", timeout=5).status_code != 200:
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=60) == 0, log.read_text()[-3000:]
