@@ -29,6 +29,9 @@ class Checkpoint(Base):
     trace_events: Mapped[list[Any]] = mapped_column(JsonType, default=list)
     checkpoint_metadata: Mapped[dict[str, Any]] = mapped_column("metadata", JsonType, default=dict)
     created_at: Mapped[datetime] = mapped_column(index=True)
+    # The run's first N messages belong to this snapshot; they are stored once, on the run.
+    # None: an older row whose ``state`` holds its own copy of the messages.
+    message_count: Mapped[int | None] = mapped_column(Integer, default=None)
 
 
 class TraceEvent(Base):

@@ -30,6 +30,7 @@ from kneo.workflows.runs import RunRequest, cancel_run, continue_run, get_run, s
 from kneo.workflows.transitions import Transition
 from kneo.workflows.views import (
     checkpoint_view,
+    redacted_messages,
     run_metadata,
     run_state,
     run_status_view,
@@ -206,10 +207,11 @@ class RunCheckpoints(MethodView):
         """The run's checkpoints (404 for an unknown run)."""
         session = db()
         run = get_run(session, run_id)
+        messages = redacted_messages(run)
         page = queries.Page(query["limit"], query["offset"], query["sort_by"], query["sort_order"])
         cps, total = queries.list_checkpoints(session, run_id, query.get("type"), page)
         shown = spec_fields(run.spec, run_metadata(run, with_spec=False)["overlays"])
-        items = [checkpoint_view(c, shown) for c in cps]
+        items = [checkpoint_view(c, shown, messages) for c in cps]
         return json_response({"run_id": run_id, "checkpoints": items, **page.meta(len(items), total)})
 
 

@@ -25,9 +25,12 @@ def preview(text: str | None) -> str | None:
 
 
 def snapshot(run: Run) -> dict[str, Any]:
-    """The run state kept in a checkpoint. The inline spec stays on the run, and the trace is not
-    repeated in every snapshot: a checkpoint's own events are in its ``trace_events``."""
+    """The run state kept in a checkpoint. The inline spec and the accumulated messages stay on
+    the run (a checkpoint records how many of the run's messages it covers; they are only ever
+    appended), and the trace is not repeated in every snapshot: a checkpoint's own events are in
+    its ``trace_events``."""
     state = run_state(run, with_spec=False)
+    del state["messages"]
     state["trace_events"] = []
     state["metadata"].pop("trace", None)
     return state
@@ -57,6 +60,7 @@ def add_checkpoint(
         node_id=node_id,
         iteration=iteration,
         state=redact(snapshot(run)),
+        message_count=len(run.messages or []),
         trace_events=trace_events or [],
         checkpoint_metadata=redact(dict(metadata or {})),
         created_at=now,

@@ -11,7 +11,7 @@ from kneo.errors import BadRequest
 from kneo.models import Checkpoint, Run, RunStatus
 from kneo.redaction import redact
 from kneo.workflows import engine
-from kneo.workflows.views import checkpoint_summary
+from kneo.workflows.views import checkpoint_state, checkpoint_summary, redacted_messages
 
 MAX_DIFF_CHANGES = 200
 
@@ -140,8 +140,10 @@ def checkpoint_diff(session: Session, run: Run, from_sequence: int | None, to_se
         raise BadRequest("Diff checkpoints must be different.", code="ValueError")
     before: dict[str, Any] = {}
     after: dict[str, Any] = {}
-    _flatten({"state": cps[start].state, "metadata": cps[start].checkpoint_metadata}, "", before)
-    _flatten({"state": cps[end].state, "metadata": cps[end].checkpoint_metadata}, "", after)
+    messages = redacted_messages(run)
+    for sequence, flat in ((start, before), (end, after)):
+        state = checkpoint_state(cps[sequence], messages)
+        _flatten({"state": state, "metadata": cps[sequence].checkpoint_metadata}, "", flat)
     added = [{"path": p, "value": after[p]} for p in after if p not in before]
     removed = [{"path": p, "value": before[p]} for p in before if p not in after]
     changed = [

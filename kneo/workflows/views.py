@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from kneo.db import epoch, isoformat
@@ -96,10 +97,26 @@ def checkpoint_summary(cp: Checkpoint) -> dict[str, Any]:
     }
 
 
-def checkpoint_view(cp: Checkpoint, run_spec: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The Checkpoint record shape (contract §8.5); ``run_spec`` is :func:`spec_fields` of the
-    run's spec, which snapshots do not repeat."""
+def redacted_messages(run: Run) -> list[Any]:
+    """The run's accumulated messages as checkpoints show them."""
+    return redact(list(run.messages or []))
+
+
+def checkpoint_state(cp: Checkpoint, run_messages: Sequence[Any]) -> dict[str, Any]:
+    """The checkpoint's snapshot with the run's first ``message_count`` messages put back."""
     state = dict(cp.state or {})
+    if cp.message_count is not None:
+        state["messages"] = list(run_messages[: cp.message_count])
+    return state
+
+
+def checkpoint_view(
+    cp: Checkpoint, run_spec: dict[str, Any] | None = None, run_messages: Sequence[Any] = ()
+) -> dict[str, Any]:
+    """The Checkpoint record shape (contract §8.5). Snapshots repeat neither the run's spec nor its
+    messages: ``run_spec`` is :func:`spec_fields` of the run's spec, ``run_messages`` are
+    :func:`redacted_messages` of the run."""
+    state = checkpoint_state(cp, run_messages)
     state["metadata"] = {**(state.get("metadata") or {}), **(run_spec or spec_fields(None, []))}
     state.setdefault("trace_events", [])
     state.setdefault("trace_dropped", 0)
