@@ -12,9 +12,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
+from typing import Any
 
 from kneo.auth.keys import ApiKeyRecord, parse_api_keys
 from kneo.sandbox import SERVICE_PREFIX, CommandRule, Sandbox, SkillRoot, parse_commands, parse_origin
+from kneo.environments import normalise_environment
+from kneo.specs.bounds import SpecBounds
 
 TRUTHY = frozenset({"1", "true", "yes", "on"})
 LOG_LEVELS = frozenset({"CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG"})
@@ -135,6 +138,7 @@ class Settings:
     api_keys: tuple[ApiKeyRecord, ...] = ()
     auth_enabled: bool = False
     limits: Limits = field(default_factory=Limits)
+    spec_bounds: SpecBounds = field(default_factory=SpecBounds)
     request_logs: bool = True
     log_level: str = "INFO"
     client_timeout: float = 120.0
@@ -158,6 +162,7 @@ class Settings:
     require_signed_bundles: tuple[str, ...] = ()
     trusted_proxies: tuple[IPv4Network | IPv6Network, ...] = ()
     console: ConsoleSettings = field(default_factory=ConsoleSettings)
+    default_environment: str | None = None
 
     @property
     def sqlalchemy_url(self) -> str:
@@ -215,6 +220,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         api_keys=records,
         auth_enabled=auth_enabled,
         limits=_load_limits(env),
+        spec_bounds=_load_spec_bounds(env),
         request_logs=(env.get("KNEO_SERV_REQUEST_LOGS") is None) or is_truthy(env.get("KNEO_SERV_REQUEST_LOGS")),
         log_level=log_level,
         client_timeout=_positive_float(env, "KNEO_SERV_CLIENT_TIMEOUT", 120.0) or 120.0,
@@ -252,6 +258,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             secure_cookie=is_truthy(env.get("KNEO_SERV_CONSOLE_SECURE_COOKIE")),
             session_minutes=_positive_int(env, "KNEO_SERV_CONSOLE_SESSION_MINUTES", 480),
         ),
+        default_environment=normalise_environment(env.get("KNEO_SERV_DEFAULT_ENVIRONMENT")),
     )
 
 
@@ -324,7 +331,7 @@ def examples_package(spec_root: Path) -> tuple[str, ...]:
 
 def _signed_bundle_environments(env: Mapping[str, str]) -> tuple[str, ...]:
     """KNEO_SERV_REQUIRE_SIGNED_BUNDLES (environments, ``*`` = all); they need the signing key."""
-    listed = _csv(env, "KNEO_SERV_REQUIRE_SIGNED_BUNDLES")
+    listed = tuple(normalise_environment(name) or name for name in _csv(env, "KNEO_SERV_REQUIRE_SIGNED_BUNDLES"))
     if listed and not (env.get("KNEO_SERV_SPEC_SIGNING_KEY") or "").strip():
         raise ConfigError("KNEO_SERV_REQUIRE_SIGNED_BUNDLES is set but KNEO_SERV_SPEC_SIGNING_KEY is not.")
     return listed
@@ -363,11 +370,17 @@ def load_agent_settings(environ: Mapping[str, str] | None = None) -> AgentSettin
     return agents
 
 
+def _positive_fields(env: Mapping[str, str], defaults: Any) -> dict[str, int]:
+    """Each integer field of the ``defaults`` dataclass from ``KNEO_SERV_<FIELD>`` when set."""
+    return {
+        name: _positive_int(env, f"KNEO_SERV_{name.upper()}", getattr(defaults, name))
+        for name in defaults.__dataclass_fields__
+    }
+
+
 def _load_limits(env: Mapping[str, str]) -> Limits:
-    defaults = Limits()
-    return Limits(
-        **{
-            name: _positive_int(env, f"KNEO_SERV_{name.upper()}", getattr(defaults, name))
-            for name in defaults.__dataclass_fields__
-        }
-    )
+    return Limits(**_positive_fields(env, Limits()))
+
+
+def _load_spec_bounds(env: Mapping[str, str]) -> SpecBounds:
+    return SpecBounds(**_positive_fields(env, SpecBounds()))

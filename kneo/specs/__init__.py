@@ -5,6 +5,7 @@ the network. Files are read only by :func:`load_document` (spec files) and
 :func:`compile_document` (skill sources), both confined under an explicit spec root.
 """
 
+from .bounds import DEFAULT_BOUNDS, SpecBounds
 from .bundles import canonical_json, sign_bundle, verify_bundle
 from .compiler import compile_document, compile_summary, explain_document, validate_document
 from .conditions import evaluate_condition
@@ -24,8 +25,10 @@ from .migrate import migrate_document
 from .policy import EnvironmentPolicy, enforce_environment_policy, policy_report
 
 __all__ = [
+    "DEFAULT_BOUNDS",
     "Diagnostic",
     "EnvironmentPolicy",
+    "SpecBounds",
     "SpecError",
     "SpecInvalid",
     "SpecNotFound",

@@ -8,6 +8,7 @@ from typing import Any
 
 from kneo.sandbox import SkillRoot
 
+from .bounds import DEFAULT_BOUNDS, SpecBounds, bounds_diagnostics, depth_diagnostics
 from .build_checks import build_diagnostics
 from .errors import Diagnostic, SpecError, SpecInvalid, SpecParseError, ValidationReport
 from .migrate import migrate_document
@@ -29,25 +30,30 @@ class Prepared:
     applied: list[str]
 
 
-def prepare(raw: Mapping[str, Any]) -> Prepared:
+def prepare(raw: Mapping[str, Any], bounds: SpecBounds = DEFAULT_BOUNDS) -> Prepared:
     """Migrate, normalise and schema-check ``raw`` (raises only :class:`SpecError`)."""
     if not isinstance(raw, Mapping):
         raise SpecParseError("Spec root must be an object")
+    too_deep = depth_diagnostics(raw, bounds)
+    if too_deep:
+        return Prepared(dict(raw), None, too_deep[0], [])
     migrated, applied = migrate_document(raw)
     declared = normalize_document(migrated)
     spec, schema_error = check_schema(declared)
     return Prepared(declared, spec, schema_error, applied)
 
 
-def _diagnostics(prepared: Prepared, allowed_modules: Sequence[str]) -> list[Diagnostic]:
+def _diagnostics(prepared: Prepared, allowed_modules: Sequence[str], bounds: SpecBounds) -> list[Diagnostic]:
     if prepared.schema_error is not None or prepared.spec is None:
         return [prepared.schema_error] if prepared.schema_error else []
-    return semantic_diagnostics(prepared.spec, allowed_modules)
+    return [*semantic_diagnostics(prepared.spec, allowed_modules), *bounds_diagnostics(prepared.spec, bounds)]
 
 
-def validate_document(raw: Mapping[str, Any], *, allowed_modules: Sequence[str] = ()) -> ValidationReport:
+def validate_document(
+    raw: Mapping[str, Any], *, allowed_modules: Sequence[str] = (), bounds: SpecBounds = DEFAULT_BOUNDS
+) -> ValidationReport:
     """Validate a raw spec; an unsupported version raises :class:`SpecVersionError`."""
-    return ValidationReport.from_diagnostics(_diagnostics(prepare(raw), allowed_modules))
+    return ValidationReport.from_diagnostics(_diagnostics(prepare(raw, bounds), allowed_modules, bounds))
 
 
 def compile_document(
@@ -56,6 +62,7 @@ def compile_document(
     target: str = "workflow",
     allowed_modules: Sequence[str] = (),
     skills: SkillRoot | None = None,
+    bounds: SpecBounds = DEFAULT_BOUNDS,
 ) -> dict[str, Any]:
     """Compile a raw spec to a plan; raises :class:`SpecInvalid` when any error diagnostic exists.
 
@@ -65,8 +72,8 @@ def compile_document(
     """
     if target not in TARGETS:
         raise SpecError(f"Unsupported target: {target}. Use 'workflow' or 'agent'.", code="spec_target_invalid")
-    prepared = prepare(raw)
-    diagnostics = _diagnostics(prepared, allowed_modules)
+    prepared = prepare(raw, bounds)
+    diagnostics = _diagnostics(prepared, allowed_modules, bounds)
     if prepared.spec is not None and not any(d.severity == "error" for d in diagnostics):
         diagnostics += build_diagnostics(prepared.spec)
     if prepared.spec is None or any(d.severity == "error" for d in diagnostics):

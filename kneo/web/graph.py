@@ -29,7 +29,9 @@ class SpecGraph(MethodView):
     def post(self, body: dict[str, Any]) -> Response:
         """``{workflow, nodes, edges}`` of the spec's root workflow (compiled; 422 when invalid)."""
         raw = load_raw(body)
-        plan = specs.compile_document(raw, allowed_modules=settings().allowed_modules, skills=settings().skills)
+        plan = specs.compile_document(
+            raw, allowed_modules=settings().allowed_modules, skills=settings().skills, bounds=settings().spec_bounds
+        )
         return json_response(workflow_graph(plan))
 
 

@@ -63,7 +63,7 @@ def audit(event_type: str, body: dict[str, Any], **extra: Any) -> None:
 
 
 def _report_with_policy(raw: dict[str, Any], body: dict[str, Any]) -> specs.ValidationReport:
-    report = specs.validate_document(raw, allowed_modules=settings().allowed_modules)
+    report = specs.validate_document(raw, allowed_modules=settings().allowed_modules, bounds=settings().spec_bounds)
     environment = body.get("environment")
     if environment and report.valid:
         policy = stored_policy(db(), environment)
@@ -111,8 +111,10 @@ class SpecCompile(MethodView):
         raw = load_raw(signed_body(body, settings()))
         if body.get("environment"):
             enforce_stored_policy(db(), raw, body["environment"], settings())
-        specs.compile_document(raw, allowed_modules=settings().allowed_modules, skills=settings().skills)
-        report = specs.validate_document(raw, allowed_modules=settings().allowed_modules)
+        specs.compile_document(
+            raw, allowed_modules=settings().allowed_modules, skills=settings().skills, bounds=settings().spec_bounds
+        )
+        report = specs.validate_document(raw, allowed_modules=settings().allowed_modules, bounds=settings().spec_bounds)
         audit("spec.compiled", body, valid=True)
         return json_response(
             {

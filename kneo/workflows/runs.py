@@ -74,21 +74,31 @@ def compiled_plan(raw: dict[str, Any], target: str, settings: Settings) -> dict[
     Specs with skills read files at compile time, so they are always compiled afresh.
     """
     if raw.get("skills"):
-        return specs.compile_document(
-            raw, target=target, allowed_modules=settings.allowed_modules, skills=settings.skills
-        )
-    key = hashlib.sha256(specs.canonical_json([raw, target, list(settings.allowed_modules)])).hexdigest()
+        return _compile(raw, target, settings)
+    key = hashlib.sha256(
+        specs.canonical_json([raw, target, list(settings.allowed_modules), settings.spec_bounds.settings()])
+    ).hexdigest()
     with _plan_cache_lock:
         cached = _plan_cache.get(key)
         if cached is not None:
             _plan_cache.move_to_end(key)
             return copy.deepcopy(cached)
-    plan = specs.compile_document(raw, target=target, allowed_modules=settings.allowed_modules, skills=settings.skills)
+    plan = _compile(raw, target, settings)
     with _plan_cache_lock:
         _plan_cache[key] = plan
         while len(_plan_cache) > PLAN_CACHE_SIZE:
             _plan_cache.popitem(last=False)
     return copy.deepcopy(plan)
+
+
+def _compile(raw: dict[str, Any], target: str, settings: Settings) -> dict[str, Any]:
+    return specs.compile_document(
+        raw,
+        target=target,
+        allowed_modules=settings.allowed_modules,
+        skills=settings.skills,
+        bounds=settings.spec_bounds,
+    )
 
 
 def submit_run(
