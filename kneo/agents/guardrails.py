@@ -1,6 +1,7 @@
 """Guardrails (spec-format §8): input, output, tool and workflow stages, for every agent runtime.
 
-``keyword`` and ``regex`` checks fail when a keyword/pattern matches; ``function`` calls an
+``keyword`` and ``regex`` checks fail when a keyword/pattern matches (patterns run on the
+linear-time RE2 engine, :mod:`kneo.specs.patterns`; text too long to scan fails the check); ``function`` calls an
 allowlisted callable (bool, mapping or object result); ``agent`` runs the referenced agent on a
 review prompt and passes when its answer starts with ``PASS``. ``warn`` records and continues,
 ``redact`` (tool stage) replaces the tool output, ``revise`` replaces the text when the check
@@ -9,12 +10,12 @@ produced revised text, every other action raises :class:`GuardrailViolation` (th
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from kneo.agents.errors import GuardrailViolation
+from kneo.specs import patterns
 
 TOOL_REDACTION = "[redacted by tool result guardrail]"
 REVIEW_PROMPT = (
@@ -53,7 +54,10 @@ def evaluate(item: Mapping[str, Any], payload: str, run_function: FunctionRunner
         hits = [k for k in config.get("keywords") or [] if str(k).lower() in lowered]
         return Check(not hits, f"matched keyword {hits[0]!r}" if hits else None)
     if kind == "regex":
-        hits = [p for p in config.get("patterns") or [] if re.search(str(p), payload)]
+        try:
+            hits = [p for p in config.get("patterns") or [] if patterns.search(str(p), payload)]
+        except patterns.PatternError as exc:
+            return Check(False, str(exc))
         return Check(not hits, "matched a forbidden pattern" if hits else None)
     if kind == "function":
         return _interpret(run_function(str(item.get("ref")), payload))

@@ -6,11 +6,11 @@ diagnostics when it compiles a spec (``/specs/compile``, runs, graphs), never fr
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from typing import Any
 
 from .errors import Diagnostic, error
+from .patterns import MAX_PATTERNS, pattern_problem
 from .walk import agent_entries, guardrail_stages, has_human_step, workflow_entries, workflow_steps
 
 GUARDRAIL_TYPES = ("keyword", "regex", "function", "agent")
@@ -32,11 +32,9 @@ def _config_problem(kind: str, config: Any) -> str | None:
     if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
         return f"of type '{kind}' requires config.{field} to be a list of strings"
     if kind == "regex":
-        for pattern in values:
-            try:
-                re.compile(pattern)
-            except (re.error, RecursionError, OverflowError):
-                return f"pattern '{pattern}' is not a valid regular expression"
+        if len(values) > MAX_PATTERNS:
+            return f"of type 'regex' may list at most {MAX_PATTERNS} patterns"
+        return next((problem for pattern in values if (problem := pattern_problem(pattern))), None)
     return None
 
 

@@ -18,6 +18,7 @@ from kneo.observability.spans import lease_span, observe_step
 from kneo.tasks.app import celery_app
 from kneo.tasks.dispatch import STEP_TASK, after_commit
 from kneo.tasks.runtime import WorkerRuntime, get_runtime
+from kneo.tasks.time_limit import call_with_time_limit
 from kneo.tasks.worker_log import log_step
 from kneo.workflows.steps import (
     ClaimedStep,
@@ -89,7 +90,9 @@ def _execute(claimed: ClaimedStep, runtime: WorkerRuntime) -> StepOutcome:
             return not run_is_active(check, claimed.run_id)
 
     try:
-        outcome = execute_unit(claimed, runtime.settings.allowed_modules, should_stop)
+        outcome = call_with_time_limit(
+            lambda: execute_unit(claimed, runtime.settings.allowed_modules, should_stop), claimed.timeout_seconds
+        )
     except SoftTimeLimitExceeded:
         outcome = StepOutcome(error={})
     if outcome.error is not None and outcome.error.get("type") in (None, "SoftTimeLimitExceeded"):

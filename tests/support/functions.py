@@ -52,3 +52,11 @@ def fail_once_per_marker(text: str) -> str:
         marker.write_text("seen")
         raise RuntimeError(f"first attempt for {text} fails")
     return f"second time lucky: {text}"
+
+
+def spin(text: str) -> str:
+    """Busy-loop in Python for an hour (a hung step that holds the GIL between bytecodes)."""
+    deadline = time.monotonic() + 3600
+    while time.monotonic() < deadline:
+        pass
+    return text
