@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from kneo.auth.keys import ApiKeyRecord, parse_api_keys
-from kneo.sandbox import SERVICE_PREFIX, CommandRule, Sandbox, SkillRoot, parse_commands, parse_origin
 from kneo.environments import normalise_environment
+from kneo.sandbox import SERVICE_PREFIX, CommandRule, Sandbox, SkillRoot, parse_commands, parse_origin
 from kneo.specs.bounds import SpecBounds
 
 TRUTHY = frozenset({"1", "true", "yes", "on"})

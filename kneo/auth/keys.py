@@ -5,6 +5,8 @@ from __future__ import annotations
 import hmac
 from dataclasses import dataclass
 
+from kneo.environments import normalise_environment
+
 ROLE_SCOPES: dict[str, frozenset[str]] = {
     "admin": frozenset({"*"}),
     "operator": frozenset(
@@ -38,7 +40,10 @@ ROLE_SCOPES: dict[str, frozenset[str]] = {
 
 KNOWN_SCOPES: frozenset[str] = frozenset().union(*ROLE_SCOPES.values())
 
-ENTRY_FORMAT_ERROR = "Invalid KNEO_SERV_API_KEYS entry. Expected 'name:key:role_or_scope[,role_or_scope]'."
+ENTRY_FORMAT_ERROR = (
+    "Invalid KNEO_SERV_API_KEYS entry. Expected 'name:key:role_or_scope[,role_or_scope][,env=environment]'."
+)
+ENV_TOKEN = "env="
 
 
 @dataclass(frozen=True)
@@ -48,6 +53,7 @@ class Principal:
     name: str
     roles: tuple[str, ...]
     scopes: frozenset[str]
+    environments: frozenset[str] = frozenset()
 
     def has_scope(self, scope: str) -> bool:
         return "*" in self.scopes or scope in self.scopes
@@ -70,20 +76,30 @@ class ApiKeyRecord:
 def _record(name: str, key: str, tokens: list[str]) -> ApiKeyRecord:
     roles = tuple(t for t in tokens if t in ROLE_SCOPES)
     scopes: set[str] = set()
+    environments: set[str] = set()
     for token in tokens:
-        if token in ROLE_SCOPES:
+        if token.lower().startswith(ENV_TOKEN):
+            environment = normalise_environment(token[len(ENV_TOKEN) :])
+            if environment is None:
+                raise ValueError(f"Invalid KNEO_SERV_API_KEYS entry for {name!r}: empty env= binding.")
+            environments.add(environment)
+        elif token in ROLE_SCOPES:
             scopes |= ROLE_SCOPES[token]
         elif token in KNOWN_SCOPES:
             scopes.add(token)
         else:
             raise ValueError(f"Invalid KNEO_SERV_API_KEYS entry for {name!r}: unknown role or scope {token!r}.")
-    return ApiKeyRecord(key=key, principal=Principal(name=name, roles=roles, scopes=frozenset(scopes)))
+    if not roles and not scopes:
+        raise ValueError(ENTRY_FORMAT_ERROR)
+    principal = Principal(name=name, roles=roles, scopes=frozenset(scopes), environments=frozenset(environments))
+    return ApiKeyRecord(key=key, principal=principal)
 
 
 def parse_api_keys(raw: str | None, admin_key: str | None = None) -> tuple[ApiKeyRecord, ...]:
-    """Parse ``name:key:role_or_scope[,…]`` entries separated by ``;``.
+    """Parse ``name:key:role_or_scope[,…][,env=environment…]`` entries separated by ``;``.
 
     Unlike the reference, unknown roles/scopes are rejected instead of silently becoming scopes.
+    ``env=`` tokens bind the key to those environments (see :mod:`kneo.environments`).
     """
     records: list[ApiKeyRecord] = []
     for entry in (raw or "").split(";"):

@@ -10,8 +10,10 @@ from marshmallow import ValidationError, fields, validates_schema
 from sqlalchemy import select
 
 from kneo import specs
+from kneo.auth.keys import Principal
 from kneo.db import transaction, utcnow
-from kneo.errors import Unprocessable
+from kneo.environments import normalise_environment
+from kneo.errors import Forbidden, Unprocessable
 from kneo.models import EnvironmentPolicy
 from kneo.web.auth import current_principal, require_scope
 from kneo.web.context import db, settings
@@ -52,9 +54,18 @@ class EnvironmentPolicySchema(StrictSchema):
             )
 
 
-def _check_environment(environment: str) -> None:
-    if not 1 <= len(environment) <= MAX_ENVIRONMENT_CHARS:
+def _check_environment(environment: str) -> str:
+    """The canonical spelling of a path's environment (422 when blank or too long)."""
+    name = normalise_environment(environment)
+    if name is None or len(name) > MAX_ENVIRONMENT_CHARS:
         raise Unprocessable(f"environment must be 1..{MAX_ENVIRONMENT_CHARS} characters.", code="invalid_environment")
+    return name
+
+
+def refuse_bound_principal(principal: Principal | None) -> None:
+    """403 for a key bound to environments: it runs under their policies, so may not change any."""
+    if principal is not None and principal.environments:
+        raise Forbidden("A key bound to environments may not change environment policies.", code="forbidden")
 
 
 @blp.route("/policies/environment")
@@ -73,7 +84,7 @@ class PolicyItem(MethodView):
     @blp.response(200)
     def get(self, environment: str) -> Response:
         """One environment's policy (null when none is stored)."""
-        _check_environment(environment)
+        environment = _check_environment(environment)
         row = db().get(EnvironmentPolicy, environment)
         return json_response(
             {"environment": environment, "policy": row.policy if row else None, "previous_policy": None}
@@ -84,7 +95,8 @@ class PolicyItem(MethodView):
     @blp.response(200)
     def put(self, body: dict[str, Any], environment: str) -> Response:
         """Replace an environment's policy (missing fields reset to defaults); audited."""
-        _check_environment(environment)
+        environment = _check_environment(environment)
+        refuse_bound_principal(current_principal())
         session = db()
         with transaction(session):
             policy, previous = set_environment_policy(session, environment, body, current_principal().name, utcnow())

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from flask import current_app
-from marshmallow import RAISE, Schema, ValidationError, fields, pre_load, validate, validates_schema
+from marshmallow import RAISE, Schema, ValidationError, fields, post_load, pre_load, validate, validates_schema
 
+from kneo.environments import resolve_environment
 from kneo.models.run import MAX_SESSION_ID_CHARS
+from kneo.web.auth import current_principal
+from kneo.web.context import settings
 
 
 class Bounded(validate.Validator):
@@ -33,26 +37,36 @@ def _serialized_size(value: Any) -> int:
     return len(json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str).encode())
 
 
-def _has_nul(value: Any) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_has_nul(v) for v in value)
+# NUL, and lone surrogates (``"\\ud800"`` is valid JSON but no UTF-8 text can hold it).
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def _has_unstorable(value: Any) -> bool:
+    """True when a string anywhere in ``value`` (keys included) holds NUL or a lone surrogate."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if _UNSTORABLE.search(item):
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
     return False
 
 
 class StrictSchema(Schema):
-    """Unknown fields are rejected, and so are NUL characters anywhere in the input."""
+    """Unknown fields are rejected, and so are characters no database text can store."""
 
     class Meta:
         unknown = RAISE
 
     @pre_load
-    def refuse_nul(self, data: Any, **_: Any) -> Any:
-        if _has_nul(data if isinstance(data, dict) else {}):
-            raise ValidationError("Value error, NUL characters are not allowed.")
+    def refuse_unstorable(self, data: Any, **_: Any) -> Any:
+        if _has_unstorable(data if isinstance(data, dict) else {}):
+            raise ValidationError("Value error, NUL characters and lone surrogates are not allowed.")
         return data
 
 
@@ -96,6 +110,13 @@ class SpecRequestSchema(SpecSourceSchema):
     overlays = fields.List(fields.String(), load_default=list)
     overrides = fields.Dict(load_default=dict)
 
+    @post_load
+    def bind_environment(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
+        """The environment in its canonical spelling, the key's binding and the deployment default applied."""
+        bound = current_principal().environments
+        data["environment"] = resolve_environment(data.get("environment"), bound, settings().default_environment)
+        return data
+
 
 class RunCreateSchema(SpecRequestSchema):
     input = fields.String(required=True)
@@ -104,6 +125,12 @@ class RunCreateSchema(SpecRequestSchema):
     metadata = fields.Dict(load_default=dict)
     timeout_seconds = fields.Integer(load_default=None, allow_none=True, validate=Bounded(1))
     session_id = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=MAX_SESSION_ID_CHARS))
+
+    @validates_schema
+    def check_timeout(self, data: dict[str, Any], **_: Any) -> None:
+        cap = current_app.extensions["kneo.settings"].spec_bounds.max_timeout_seconds
+        if (data.get("timeout_seconds") or 0) > cap:
+            raise ValidationError({"timeout_seconds": [f"Input should be less than or equal to {cap}"]})
 
 
 class HumanResumeSchema(StrictSchema):

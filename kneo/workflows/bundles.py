@@ -13,6 +13,7 @@ from typing import Any
 
 from kneo import specs
 from kneo.config import Settings
+from kneo.environments import normalise_environment
 from kneo.errors import ServiceUnavailable, Unprocessable
 from kneo.specs.bundles import BUNDLE_KIND, DEFAULT_KEY_ID
 
@@ -31,6 +32,7 @@ def verify_for_environment(bundle: Any, key: str, environment: str | None) -> di
     result = specs.verify_bundle(bundle, key)
     metadata = bundle.get("metadata") if isinstance(bundle, Mapping) else None
     bound = metadata.get("environment") if isinstance(metadata, Mapping) else None
+    bound = normalise_environment(bound) if isinstance(bound, str) else bound
     result["environment_valid"] = bound is None or bound == environment
     if not result["environment_valid"]:
         shown = f"'{environment}'" if environment is not None else "a request without an environment"

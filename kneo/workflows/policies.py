@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, undefer
 from kneo import specs
 from kneo.audit.record import record_audit
 from kneo.config import Settings
+from kneo.environments import normalise_environment
 from kneo.errors import Forbidden
 from kneo.models import EnvironmentPolicy, Run
 
@@ -19,8 +20,8 @@ MAX_PREVIEW_RUNS = 500
 
 
 def stored_policy(session: Session, environment: str) -> dict[str, Any] | None:
-    """The stored policy of ``environment`` or None."""
-    row = session.get(EnvironmentPolicy, environment)
+    """The stored policy of ``environment`` (any spelling) or None."""
+    row = session.get(EnvironmentPolicy, normalise_environment(environment) or environment)
     return dict(row.policy) if row else None
 
 
@@ -29,8 +30,10 @@ def set_environment_policy(
 ) -> tuple[dict[str, Any], dict[str, Any] | None]:
     """Replace ``environment``'s policy (missing fields reset to defaults) and audit the change.
 
-    Returns the stored policy and the previous one (None when there was none).
+    Returns the stored policy and the previous one (None when there was none). The policy is
+    stored under the environment's canonical spelling.
     """
+    environment = normalise_environment(environment) or environment
     policy = specs.EnvironmentPolicy.from_mapping(fields).to_dict()
     row = session.get(EnvironmentPolicy, environment, with_for_update=True)
     previous = dict(row.policy) if row else None
