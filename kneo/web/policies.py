@@ -110,6 +110,6 @@ class PolicyPreview(MethodView):
     @blp.response(200)
     def post(self, body: dict[str, Any], environment: str) -> Response:
         """What a candidate policy would change (field diff; runs whose block outcome flips); nothing is stored."""
-        _check_environment(environment)
+        environment = _check_environment(environment)
         candidate = specs.EnvironmentPolicy.from_mapping(body).to_dict()
         return json_response(preview_policy(db(), environment, candidate, settings()))

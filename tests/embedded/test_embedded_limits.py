@@ -81,7 +81,7 @@ def test_catastrophic_regex_guardrail_runs_in_linear_time(api: Api, shared_serve
 
 def test_patterns_the_linear_engine_cannot_run_are_refused_when_compiled(api: Api) -> None:
     spec = specs.echo_chain(1)
-    spec["agent"]["guardrails"] = {"input": [{"id": "backref", "type": "regex", "config": {"patterns": [r"(a)\\1"]}}]}
+    spec["agent"]["guardrails"] = {"input": [{"id": "backref", "type": "regex", "config": {"patterns": [r"(a)\1"]}}]}
     for path in ("/v1/specs/compile", "/v1/runs"):
         refused = api.call("POST", path, json={"spec": spec, "input": "a"} if path == "/v1/runs" else {"spec": spec})
         assert refused.status_code == 422, refused.text

@@ -68,8 +68,8 @@ def test_every_spelling_and_omission_meets_the_prod_policy(bound: Api, environme
     before = bound.sql("SELECT count(*) FROM runs")[0][0]
     for path in ("/v1/runs", "/v1/specs/run"):
         refused = bound.call("POST", path, json=unguarded(environment))
-        assert refused.status_code == 422, refused.text
-        assert refused.json()["detail"]["error"] == "environment_policy_violation"
+        assert refused.status_code == 403, refused.text
+        assert refused.json()["detail"]["error"] == "environment_policy_blocked"
         assert refused.json()["detail"]["environment"] == "prod"
     validated = bound.call("POST", "/v1/specs/validate", json={"spec": specs.echo_chain(1), "environment": environment})
     assert validated.json()["valid"] is False, validated.text
@@ -91,7 +91,7 @@ def test_a_bound_key_cannot_leave_its_environment(bound: Api) -> None:
         refused = as_key(bound, BOUND_KEYS["prodbot"], guarded(environment))
         assert refused.status_code == 403, refused.text
         assert refused.json()["detail"]["error"] == "environment_forbidden"
-    assert as_key(bound, BOUND_KEYS["prodbot"], unguarded()).status_code == 422
+    assert as_key(bound, BOUND_KEYS["prodbot"], unguarded()).json()["detail"]["error"] == "environment_policy_blocked"
     assert bound.sql("SELECT count(*) FROM runs")[0][0] == before
     ok = as_key(bound, BOUND_KEYS["prodbot"], guarded(" PROD"))
     assert ok.status_code == 200 and ok.json()["status"] == "completed", ok.text
@@ -101,7 +101,10 @@ def test_a_key_bound_to_several_environments_must_name_one_unless_the_default_is
     refused = as_key(bound, BOUND_KEYS["multi"], guarded())
     assert refused.status_code == 403, refused.text
     assert as_key(bound, BOUND_KEYS["multi"], guarded("prod")).status_code == 403
-    assert as_key(bound, BOUND_KEYS["multi"], unguarded("STAGING")).status_code == 422
+    assert (
+        as_key(bound, BOUND_KEYS["multi"], unguarded("STAGING")).json()["detail"]["error"]
+        == "environment_policy_blocked"
+    )
     assert as_key(bound, BOUND_KEYS["multi"], unguarded("dev")).json()["status"] == "completed"
 
 
