@@ -205,6 +205,20 @@ def refresh_secret_values() -> None:
     _secrets.refresh()
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def storable(value: Any) -> Any:
+    """A copy of a JSON-like ``value`` whose strings hold no lone surrogate (each becomes U+FFFD)."""
+    if isinstance(value, str):
+        return _SURROGATE.sub("\ufffd", value)
+    if isinstance(value, Mapping):
+        return {storable(key): storable(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [storable(item) for item in value]
+    return value
+
+
 def scrub_secrets(value: Any) -> Any:
     """A deep copy of ``value`` with configured secret values replaced verbatim (nothing else changes).
 

@@ -173,3 +173,11 @@ def test_graph_loop_checkpoints_do_not_copy_the_accumulated_messages(stack: Api)
     )
     assert diff.status_code == 200, diff.text
     assert any(item["path"].startswith("state.messages[") for item in diff.json()["added"]), diff.json()
+
+
+def test_a_step_answering_a_lone_surrogate_completes_with_a_replacement_character(stack: Api) -> None:
+    spec = specs.sequential(
+        [specs.function_step("odd", "odd")], functions={"odd": "tests.support.functions.lone_surrogate"}
+    )
+    run = stack.create_run(spec, "x")
+    assert (run["status"], run["output_text"]) == ("completed", "x\ufffd"), run

@@ -60,3 +60,8 @@ def spin(text: str) -> str:
     while time.monotonic() < deadline:
         pass
     return text
+
+
+def lone_surrogate(text: str) -> str:
+    """Answer with a lone surrogate, which no UTF-8 text (and so no database column) can hold."""
+    return text + "\ud800"
