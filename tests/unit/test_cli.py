@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from kneo.cli import output, profiles
 from kneo.cli.client import Client, _body, make_client
-from kneo.cli.errors import CliError
+from kneo.cli.errors import CliError, json_errors
 from kneo.cli.main import cli
 
 
@@ -71,6 +71,7 @@ def test_error_envelopes_become_cli_errors() -> None:
 
 
 def test_cli_error_prints_a_cross(capsys: pytest.CaptureFixture[str]) -> None:
+    json_errors(False)  # the mode outlives an in-process ``--json`` invocation
     CliError("it broke").show()
     assert capsys.readouterr().err == "✗ it broke\n"
     assert CliError("x").exit_code == 1
