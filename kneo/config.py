@@ -36,6 +36,11 @@ def is_truthy(value: str | None) -> bool:
     return value is not None and value.strip().lower() in TRUTHY
 
 
+def _is_falsy(value: str | None) -> bool:
+    """True when a flag is present, not blank and not truthy (an explicit "off")."""
+    return value is not None and value.strip() != "" and not is_truthy(value)
+
+
 def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
     raw = env.get(name)
     if raw is None or raw.strip() == "":
@@ -137,6 +142,8 @@ class Settings:
     broker_url: str = "memory://"
     api_keys: tuple[ApiKeyRecord, ...] = ()
     auth_enabled: bool = False
+    auth_opt_out: bool = False
+    deployment: str = ""
     limits: Limits = field(default_factory=Limits)
     spec_bounds: SpecBounds = field(default_factory=SpecBounds)
     request_logs: bool = True
@@ -219,6 +226,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         broker_url=broker_url,
         api_keys=records,
         auth_enabled=auth_enabled,
+        auth_opt_out=_is_falsy(env.get("KNEO_SERV_AUTH_ENABLED")),
+        deployment=(env.get("KNEO_SERV_DEPLOYMENT") or "").strip().lower(),
         limits=_load_limits(env),
         spec_bounds=_load_spec_bounds(env),
         request_logs=(env.get("KNEO_SERV_REQUEST_LOGS") is None) or is_truthy(env.get("KNEO_SERV_REQUEST_LOGS")),

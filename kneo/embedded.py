@@ -23,6 +23,7 @@ from kneo import __version__
 from kneo.config import Settings, examples_package
 from kneo.db import transaction
 from kneo.models import StepRun, StepStatus
+from kneo.startup import check_embedded_bind
 from kneo.tasks import runtime
 
 if TYPE_CHECKING:
@@ -166,6 +167,7 @@ def serve(settings: Settings, host: str, port: int, shutdown_timeout: float = 10
 
     from kneo.web import create_app
 
+    check_embedded_bind(settings, host)
     lock = lock_state_dir(settings)
     examples = make_examples_importable(settings)
     app = create_app(settings)

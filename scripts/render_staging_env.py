@@ -25,9 +25,10 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
+from kneo.startup import MIN_KEY_CHARS, PAYLOAD_CAPTURE, PLACEHOLDER
+
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT / "deploy" / "staging.env.example"
-PLACEHOLDER = re.compile(r"CHANGE_ME|changeme|change-me|\breplace-|<[^>]*>|\bTODO\b|\bFIXME\b", re.IGNORECASE)
 REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 TRUTHY = frozenset({"1", "true", "yes", "on"})
 REQUIRED = (
@@ -41,8 +42,6 @@ REQUIRED = (
     "MCP_API_KEY",
 )
 SCOPED_ROLES = ("operator", "reviewer", "viewer")
-PAYLOAD_CAPTURE = ("KNEO_SERV_OTEL_RECORD_ARGUMENTS", "KNEO_SERV_OTEL_RECORD_RESULTS")
-MIN_KEY_CHARS = 16
 
 
 class RenderError(ValueError):
@@ -123,6 +122,9 @@ def validate(values: Mapping[str, str]) -> list[str]:
     keys = [*roles.values(), values.get("KNEO_SERV_ADMIN_API_KEY") or ""]
     if any(key and not PLACEHOLDER.search(key) and len(key) < MIN_KEY_CHARS for key in keys):
         problems.append(f"API keys must be at least {MIN_KEY_CHARS} characters")
+    signing_key = values.get("KNEO_SERV_SPEC_SIGNING_KEY") or ""
+    if signing_key and signing_key in keys:
+        problems.append("KNEO_SERV_SPEC_SIGNING_KEY must differ from every API key")
     problems += [
         f"{name} must stay false in staging (payload telemetry capture)"
         for name in PAYLOAD_CAPTURE

@@ -50,7 +50,7 @@ def serve(host: str, port: int, reload: bool) -> None:
         raise click.UsageError("kneo serve runs the embedded platform; unset KNEO_SERV_BROKER_URL to use it.")
     try:
         serve_embedded(settings, host, port)
-    except StateDirBusy as exc:
+    except (StateDirBusy, ConfigError) as exc:
         raise click.ClickException(str(exc)) from None
 
 

@@ -6,13 +6,15 @@ import hmac
 from collections.abc import Iterator
 from typing import Any
 
-from flask import Flask, Response, current_app, request
+from flask import Flask, Response, current_app
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from kneo.auth.keys import authenticate
+from kneo.config import Settings
 from kneo.models import HumanTask, Run, RunStatus, StepRun, StepStatus
 from kneo.observability import settings as obs
 
@@ -64,17 +66,26 @@ def render_metrics(sessions: sessionmaker[Session]) -> bytes:
     return generate_latest(registry) + generate_latest(database)
 
 
+def scrape_allowed(settings: Settings, presented: str) -> bool:
+    """``KNEO_SERV_METRICS_TOKEN`` or, whenever auth is on, any valid API key; open only when neither applies."""
+    token = obs.metrics_token()
+    if token is not None and hmac.compare_digest(presented.encode(), token.encode()):
+        return True
+    if settings.auth_enabled:
+        return authenticate(settings.api_keys, presented) is not None
+    return token is None
+
+
 def register_metrics_route(app: Flask) -> None:
-    """Serve ``/metrics`` (unauthenticated unless ``KNEO_SERV_METRICS_TOKEN`` is set)."""
+    """Serve ``/metrics``: it needs the metrics token or an API key whenever either is configured."""
     if not obs.metrics_enabled():
         return
 
     def metrics_view() -> Response:
-        token = obs.metrics_token()
-        if token is not None:
-            presented = request.headers.get("Authorization", "").partition(" ")[2].strip()
-            if not hmac.compare_digest(presented.encode(), token.encode()):
-                return Response("metrics token required\n", status=401, headers={"WWW-Authenticate": "Bearer"})
+        from kneo.web.auth import presented_key
+
+        if not scrape_allowed(current_app.extensions["kneo.settings"], presented_key()):
+            return Response("metrics token or API key required\n", status=401, headers={"WWW-Authenticate": "Bearer"})
         body = render_metrics(current_app.extensions["kneo.read_sessions"])
         return Response(body, content_type=CONTENT_TYPE_LATEST)
 

@@ -8,6 +8,7 @@ from kneo.config import Settings, load_settings
 from kneo.db import make_engine, make_session_factory
 from kneo.notify import notifier_for
 from kneo.observability import web as observability
+from kneo.startup import check_web_settings
 from kneo.web import audit, console, credentials, docs_ui, graph, health, human, policies, runs, skills, specs
 from kneo.web.body_limit import ChunkedBodyLimit
 from kneo.web.console import session as console_session
@@ -34,6 +35,7 @@ API_PREFIXES = ("", "/v1")
 def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Flask:
     """Build the Flask app: settings, database, API blueprints at ``/`` and ``/v1``, error envelope."""
     settings = settings or load_settings()
+    check_web_settings(settings)
     app = Flask("kneo")
     app.config.update(
         API_TITLE="Kneo Agent Platform API",

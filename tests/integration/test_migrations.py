@@ -54,7 +54,7 @@ def _conflicting_schema(url: str) -> None:
 
 def test_failed_migration_refuses_to_serve(database_url: str, tmp_path: Path) -> None:
     _conflicting_schema(database_url)
-    settings = load_settings({"KNEO_SERV_DATABASE_URL": database_url})
+    settings = load_settings({"KNEO_SERV_DATABASE_URL": database_url, "KNEO_SERV_AUTH_ENABLED": "false"})
     with pytest.raises(Exception, match="runs"):
         create_app(settings)
     with pytest.raises(RuntimeError, match="web exited"):

@@ -96,7 +96,8 @@ SAMPLE = re.compile(r"^([a-zA-Z_:][\w:]*)(\{[^}]*\})?\s+([-+\d.eEInf]+)$")
 
 def _scrape(base_url: str) -> dict[str, dict[str, float]]:
     """metric name → {label text: value}, on a fresh connection (any gunicorn worker may answer)."""
-    text = requests.get(f"{base_url}/metrics", timeout=10, headers={"Connection": "close"}).text
+    headers = {"Authorization": f"Bearer {KEYS['admin']}", "Connection": "close"}
+    text = requests.get(f"{base_url}/metrics", timeout=10, headers=headers).text
     samples: dict[str, dict[str, float]] = defaultdict(dict)
     for line in text.splitlines():
         match = SAMPLE.match(line)
