@@ -165,6 +165,7 @@ class Settings:
     health_mcp_secrets: tuple[str, ...] = ()
     otel_enabled: bool = False
     idempotency_ttl_seconds: int = 86_400
+    idempotency_lease_seconds: int = 150
     agents: AgentSettings = field(default_factory=AgentSettings)
     require_signed_bundles: tuple[str, ...] = ()
     trusted_proxies: tuple[IPv4Network | IPv6Network, ...] = ()
@@ -259,6 +260,11 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         health_mcp_secrets=_csv(env, "KNEO_SERV_HEALTH_MCP_SECRETS"),
         otel_enabled=is_truthy(env.get("KNEO_SERV_OTEL_ENABLED")),
         idempotency_ttl_seconds=_positive_int(env, "KNEO_SERV_IDEMPOTENCY_TTL_SECONDS", 86_400),
+        idempotency_lease_seconds=_positive_int(
+            env,
+            "KNEO_SERV_IDEMPOTENCY_LEASE_SECONDS",
+            int(_positive_float(env, "KNEO_SERV_CLIENT_TIMEOUT", 120.0) or 120) + 30,
+        ),
         agents=load_agent_settings(env),
         require_signed_bundles=_signed_bundle_environments(env),
         trusted_proxies=_networks(env, "KNEO_SERV_TRUSTED_PROXIES"),

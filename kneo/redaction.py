@@ -17,6 +17,8 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 REDACTED = "[REDACTED]"
+# Who a human task is assigned to is an identity a reviewer must see, even when it is an e-mail address.
+IDENTITY_KEYS = frozenset({"assignee", "previous_assignee", "original_assignee"})
 
 _SENSITIVE_KEYS = frozenset(
     {
@@ -99,23 +101,28 @@ def already_redacted(value: Any) -> Any:
     return value
 
 
-def redact(value: Any) -> Any:
+def redact(value: Any, keep: frozenset[str] = frozenset()) -> Any:
     """Return a redacted deep copy of a JSON-like value (values marked by :func:`already_redacted`
-    are returned as they are)."""
+    are returned as they are); string values under a ``keep`` key pass as they are."""
     if isinstance(value, RedactedDict | RedactedList):
         return value
     if isinstance(value, str):
         return redact_text(value)
     if isinstance(value, Mapping):
-        return {
-            key: (REDACTED if value_ is not None and is_sensitive_key(str(key)) else redact(value_))
-            for key, value_ in value.items()
-        }
+        return {key: _redact_entry(str(key), value_, keep) for key, value_ in value.items()}
     if isinstance(value, list | tuple | set | frozenset):
-        return [redact(item) for item in value]
+        return [redact(item, keep) for item in value]
     if value is None or isinstance(value, bool | int | float):
         return value
     return redact_text(str(value))
+
+
+def _redact_entry(key: str, value: Any, keep: frozenset[str]) -> Any:
+    if key in keep and (value is None or isinstance(value, str)):
+        return value
+    if value is not None and is_sensitive_key(key):
+        return REDACTED
+    return redact(value, keep)
 
 
 def secret_values(environ: Mapping[str, str], names: tuple[str, ...]) -> tuple[str, ...]:

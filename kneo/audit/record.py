@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from kneo.db import isoformat, utcnow
 from kneo.models import AuditEvent
-from kneo.redaction import redact
+from kneo.redaction import IDENTITY_KEYS, redact
 
 
 def record_audit(
@@ -29,7 +29,7 @@ def record_audit(
         actor=actor,
         run_id=run_id,
         continuation_id=continuation_id,
-        event_metadata=redact(dict(metadata or {})),
+        event_metadata=redact(dict(metadata or {}), keep=IDENTITY_KEYS),
         created_at=now or utcnow(),
     )
     session.add(event)

@@ -75,6 +75,7 @@ class HumanTask(Base):
         Index("ix_human_tasks_status_expires", "status", "expires_at"),
         Index("ix_human_tasks_status_id", "status", "id"),
         Index("ix_human_tasks_status_created_at", "status", "created_at", "id"),
+        Index("ix_human_tasks_assignee_status", "assignee", "status"),
     )
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True, default=new_id)
@@ -119,6 +120,7 @@ class IdempotencyRecord(Base):
     response: Mapped[dict[str, Any] | None] = mapped_column(JsonType)
     created_at: Mapped[datetime] = mapped_column(index=True)
     updated_at: Mapped[datetime]
+    lease_expires_at: Mapped[datetime | None]
 
 
 class EnvironmentPolicy(Base):

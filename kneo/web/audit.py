@@ -14,6 +14,7 @@ from kneo.web.extensions import Blueprint
 from kneo.web.responses import json_response
 from kneo.web.schemas import AuditQuerySchema
 from kneo.workflows import queries
+from kneo.workflows.views import reviewer_view
 
 blp = Blueprint("audit", __name__, description="The audit trail, newest first.")
 
@@ -28,4 +29,4 @@ class AuditEvents(MethodView):
         page = queries.Page(query["limit"], query["offset"], query["sort_by"], query["sort_order"])
         events, total = queries.list_audit(db(), query, page)
         items = [audit_event_view(e) for e in events]
-        return json_response({"events": items, **page.meta(len(items), total)})
+        return json_response(reviewer_view({"events": items, **page.meta(len(items), total)}), redacted=True)

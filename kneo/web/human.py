@@ -20,7 +20,7 @@ from kneo.web.schemas import HumanResumeSchema, HumanTaskQuerySchema
 from kneo.workflows import queries
 from kneo.workflows.human import Resume, resume_task
 from kneo.workflows.runs import get_run
-from kneo.workflows.views import human_task_view
+from kneo.workflows.views import human_task_view, reviewer_view
 
 blp = Blueprint("human", __name__, description="Human tasks: list, inspect, resume.")
 
@@ -36,7 +36,7 @@ class HumanTasks(MethodView):
         page = queries.Page(query["limit"], query["offset"], query["sort_by"], query["sort_order"])
         tasks, total = queries.list_human_tasks(db(), query, page)
         items = [human_task_view(t) for t in tasks]
-        return json_response({"tasks": items, **page.meta(len(items), total)})
+        return json_response(reviewer_view({"tasks": items, **page.meta(len(items), total)}), redacted=True)
 
 
 @blp.route("/human-tasks/<continuation_id>")
@@ -56,9 +56,8 @@ class HumanTaskItem(MethodView):
                 run_id=task.run_id,
             )
         view = human_task_view(task)
-        return json_response(
-            {"continuation_id": task.id, "request": task.request, "messages": view["messages"], "task": view}
-        )
+        body = {"continuation_id": task.id, "request": task.request, "messages": view["messages"], "task": view}
+        return json_response(reviewer_view(body), redacted=True)
 
 
 def resume_continuation(continuation_id: str, body: dict[str, Any], wait: bool = True) -> tuple[dict[str, Any], int]:

@@ -202,6 +202,7 @@ class HumanTaskQuerySchema(PageQuerySchema):
     run_id = fields.String(load_default=None)
     workflow_kind = fields.String(load_default=None)
     status = fields.String(load_default="pending")
+    assignee = fields.String(load_default=None)
     escalated = fields.Boolean(load_default=None, allow_none=True)
     sort_by = fields.String(load_default="id")
     sort_order = fields.String(load_default="asc", validate=validate.OneOf(["asc", "desc"]))

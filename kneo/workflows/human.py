@@ -64,6 +64,46 @@ def lock_task(session: Session, task_id: str) -> HumanTask:
     return task
 
 
+DECISIONS_BY_TYPE: dict[str, frozenset[str]] = {
+    "approval": frozenset({"approved", "rejected"}),
+    "review": frozenset({"approved", "rejected", "edited"}),
+    "correction": frozenset({"approved", "rejected", "edited"}),
+    "selection": frozenset({"selected"}),
+    "freeform": frozenset({"provided"}),
+}
+
+
+def allowed_decisions(request: Mapping[str, Any]) -> frozenset[str]:
+    """The decisions a request accepts; an approval accepts an edit only when it says ``allow_edit``."""
+    kind = str(request.get("type") or "approval")
+    allowed = DECISIONS_BY_TYPE.get(kind, DECISIONS_BY_TYPE["approval"])
+    if kind == "approval" and request.get("allow_edit"):
+        allowed |= {"edited"}
+    return allowed
+
+
+def check_decision_fits(request: Mapping[str, Any], resume: Resume) -> None:
+    """422 unless the decision (and its option) makes sense for this request type."""
+    allowed = allowed_decisions(request)
+    kind = request.get("type") or "approval"
+    if resume.decision not in allowed:
+        raise Unprocessable(
+            f"A {kind} request accepts {', '.join(sorted(allowed))}, not {resume.decision!r}.",
+            code="decision_not_allowed",
+            request_type=kind,
+            allowed_decisions=sorted(allowed),
+        )
+    if resume.decision != "selected":
+        if resume.selected_option is not None:
+            raise Unprocessable(
+                "selected_option is only accepted with a 'selected' decision.", code="option_not_allowed"
+            )
+        return
+    options = list(request.get("options") or [])
+    if resume.selected_option not in options:
+        raise Unprocessable(f"selected_option must be one of {options}.", code="unknown_option", options=options)
+
+
 def _validate(task: HumanTask, resume: Resume, run_status: str) -> None:
     if task.status != "pending":
         raise Conflict(
@@ -73,14 +113,7 @@ def _validate(task: HumanTask, resume: Resume, run_status: str) -> None:
         raise Conflict(f"Run {task.run_id} is {run_status}, not blocked.", code="run_not_blocked", status=run_status)
     if resume.request_id != task.request_id:
         raise Unprocessable("request_id does not match the pending request.", code="request_id_mismatch")
-    options = task.request.get("options")
-    if resume.decision == "selected":
-        if not (resume.selected_option or resume.content):
-            raise Unprocessable("A 'selected' decision needs selected_option.", code="option_required")
-        if options and resume.selected_option not in options:
-            raise Unprocessable(
-                f"selected_option must be one of {options}.", code="unknown_option", options=list(options)
-            )
+    check_decision_fits(task.request, resume)
 
 
 def resume_task(

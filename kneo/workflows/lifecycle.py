@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Select, select, update
@@ -78,9 +78,23 @@ def deadline_message(timeout_seconds: float) -> str:
     return f"Run exceeded its {_seconds(timeout_seconds) or '0'}s timeout."
 
 
-def escalated_request(request: Mapping[str, Any], now: datetime, original: datetime | None) -> dict[str, Any]:
-    """The pending request after escalation (contract §9.3)."""
-    return {**request, "escalated_at": epoch(now), "original_expires_at": epoch(original)}
+def escalated_request(
+    request: Mapping[str, Any], now: datetime, original: datetime | None, assignee: str | None
+) -> dict[str, Any]:
+    """The pending request after escalation (contract §9.3), handed to ``assignee``."""
+    return {
+        **request,
+        "escalated_at": epoch(now),
+        "original_expires_at": epoch(original),
+        "previous_assignee": request.get("assignee"),
+        "assignee": assignee,
+    }
+
+
+def escalation_expiry(request: Mapping[str, Any], now: datetime) -> datetime | None:
+    """The escalated task's new expiry: a fresh ``timeout_seconds`` window from the escalation."""
+    seconds = _seconds(request.get("escalation_timeout_seconds") or request.get("timeout_seconds"))
+    return now + timedelta(seconds=float(seconds)) if seconds is not None else None
 
 
 # ----------------------------------------------------------------------------- shared writes
@@ -212,11 +226,15 @@ def _expire(session: Session, run: Run, task: HumanTask, now: datetime, metadata
 
 def _escalate(session: Session, run: Run, task: HumanTask, now: datetime, metadata: dict[str, Any]) -> Outcome:
     original = task.expires_at
+    previous = task.assignee
+    assignee = task.request.get("escalation_assignee") or previous
     task.escalated_at = now
     task.original_expires_at = original
-    task.expires_at = None
+    task.expires_at = escalation_expiry(task.request, now)
+    task.assignee = assignee
     task.updated_at = now
-    task.request = escalated_request(task.request, now, original)
+    task.request = escalated_request(task.request, now, original, assignee)
+    metadata = {**metadata, "previous_assignee": previous, "escalated_expires_at": epoch(task.expires_at)}
     if run.continuation_id == task.id:
         run.pending_human_request = task.request
     run.updated_at = now

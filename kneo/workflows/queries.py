@@ -171,6 +171,8 @@ def list_human_tasks(session: Session, filters: Mapping[str, Any], page: Page) -
         where += [HumanTask.status == "pending", HumanTask.escalated_at.is_not(None)]
     elif status != "all":
         where.append(HumanTask.status == status)
+    if filters.get("assignee"):
+        where.append(HumanTask.assignee == filters["assignee"])
     if filters.get("escalated") is not None:
         flag = HumanTask.escalated_at.is_not(None)
         where.append(flag if filters["escalated"] else ~flag)

@@ -7,7 +7,7 @@ from typing import Any
 
 from kneo.db import epoch, isoformat
 from kneo.models import Checkpoint, HumanTask, Run, TraceEvent
-from kneo.redaction import already_redacted, redact
+from kneo.redaction import IDENTITY_KEYS, already_redacted, redact
 
 
 def spec_fields(spec: dict[str, Any] | None, overlays: list[Any]) -> dict[str, Any]:
@@ -132,6 +132,11 @@ def checkpoint_view(
 
 def trace_event_view(event: TraceEvent) -> dict[str, Any]:
     return dict(event.data)
+
+
+def reviewer_view(payload: Any) -> Any:
+    """Redacted for a reviewer: secrets and PII go, the assignee identities stay readable."""
+    return redact(payload, keep=IDENTITY_KEYS)
 
 
 def human_task_view(task: HumanTask) -> dict[str, Any]:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import pytest
+
 from tests.support import specs
 from tests.support.services import Api, query
 
@@ -81,3 +83,77 @@ def test_ten_mib_chunked_body_is_refused(stack: Api) -> None:
     response = stack.call("POST", "/v1/runs", data=body(), headers={"Content-Type": "application/json"})
     assert response.status_code == 413
     assert response.json()["detail"]["error"] == "payload_too_large"
+
+
+DECISION_BODIES: dict[str, dict[str, Any]] = {
+    "approved": {},
+    "rejected": {"content": "no"},
+    "edited": {"content": "better draft"},
+    "selected": {"selected_option": "ship"},
+    "provided": {"content": "the answer"},
+}
+REQUEST_KINDS: dict[str, tuple[dict[str, Any], set[str]]] = {
+    "approval": ({}, {"approved", "rejected"}),
+    "approval-editable": ({"allow_edit": True}, {"approved", "rejected", "edited"}),
+    "review": ({"request_type": "review"}, {"approved", "rejected", "edited"}),
+    "correction": ({"request_type": "correction"}, {"approved", "rejected", "edited"}),
+    "selection": ({"request_type": "selection", "options": ["ship", "hold"]}, {"selected"}),
+    "freeform": ({"request_type": "freeform"}, {"provided"}),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(REQUEST_KINDS))
+def test_each_request_type_accepts_exactly_its_decisions(stack: Api, module_database_url: str, kind: str) -> None:
+    humans, allowed = REQUEST_KINDS[kind]
+    run_id, task_id, request = blocked(stack, humans)
+    for decision in sorted(set(DECISION_BODIES) - allowed):
+        response = resume(
+            stack, task_id, {"request_id": request["id"], "decision": decision, **DECISION_BODIES[decision]}
+        )
+        assert response.status_code == 422, (kind, decision, response.text[:200])
+        detail = response.json()["detail"]
+        assert detail["error"] == "decision_not_allowed", detail
+        assert decision in detail["message"]
+    assert stack.run(run_id)["status"] == "blocked"
+    assert audit_count(module_database_url, "human.decision", run_id) == 0
+    for decision in sorted(allowed):
+        run_id, task_id, request = blocked(stack, humans)
+        body = {"request_id": request["id"], "decision": decision, **DECISION_BODIES[decision]}
+        response = resume(stack, task_id, body)
+        assert response.status_code == 200, (kind, decision, response.text[:200])
+        assert audit_count(module_database_url, "human.decision", run_id) == 1
+
+
+def test_selection_needs_one_of_its_options(stack: Api) -> None:
+    run_id, task_id, request = blocked(stack, {"request_type": "selection", "options": ["ship", "hold"]})
+    for extra in ({}, {"content": "ship"}, {"selected_option": "maybe"}):
+        response = resume(stack, task_id, {"request_id": request["id"], "decision": "selected", **extra})
+        assert response.status_code == 422 and response.json()["detail"]["error"] == "unknown_option", extra
+    approving = resume(stack, task_id, {"request_id": request["id"], "decision": "approved"})
+    assert approving.status_code == 422
+    assert stack.run(run_id)["status"] == "blocked"
+
+
+def test_plain_approval_refuses_an_option(stack: Api) -> None:
+    run_id, task_id, request = blocked(stack)
+    for body in (
+        {"decision": "selected", "selected_option": "maybe"},
+        {"decision": "approved", "selected_option": "maybe"},
+    ):
+        response = resume(stack, task_id, {"request_id": request["id"], **body})
+        assert response.status_code == 422, body
+    assert stack.run(run_id)["status"] == "blocked" and stack.run(run_id)["output_text"] != "maybe"
+
+
+def test_assignee_is_shown_to_reviewers_and_secrets_are_not(stack: Api) -> None:
+    spec = specs.human_flow()
+    spec["components"]["humans"]["approver"]["assignee"] = "dana.reviewer@example.com"
+    run = stack.create_run(spec, "ship it, password=hunter2 and mail bob@example.com")
+    task = stack.call("GET", f"/v1/human-tasks/{run['continuation_id']}", role="reviewer").json()
+    assert task["request"]["assignee"] == "dana.reviewer@example.com"
+    assert task["task"]["assignee"] == "dana.reviewer@example.com"
+    shown = str(task)
+    assert "hunter2" not in shown and "bob@example.com" not in shown
+    listed = stack.call("GET", "/v1/human-tasks", role="reviewer", params={"run_id": run["run_id"]}).json()
+    assert listed["tasks"][0]["assignee"] == "dana.reviewer@example.com"
+    assert "hunter2" not in str(listed)

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+import requests
 
 from tests.support import specs
-from tests.support.services import Api, query
+from tests.support.services import Api, query, start_topology
 
 
 def count_runs(database_url: str, marker: str) -> int:
@@ -63,3 +70,47 @@ def test_overlong_key_is_rejected(stack: Api) -> None:
     status, body = create(stack, "k" * 257, "x")
     assert status == 400
     assert body["detail"]["error"] == "invalid_idempotency_key"
+
+
+def _gunicorn_workers(master_pid: int) -> list[int]:
+    children = Path(f"/proc/{master_pid}/task/{master_pid}/children").read_text().split()
+    return [int(pid) for pid in children]
+
+
+def test_reservation_of_a_killed_request_is_taken_over_after_its_lease(database_url: str, tmp_path: Path) -> None:
+    topology = start_topology(
+        tmp_path,
+        database_url,
+        KNEO_SERV_IDEMPOTENCY_LEASE_SECONDS="4",
+        KNEO_SERV_CLIENT_TIMEOUT="40",
+        KNEO_TEST_SLOW_SECONDS="5",
+        KNEO_TEST_MARKER_DIR=str(tmp_path),
+    )
+    api = Api(topology.base_url, topology, database_url)
+    key, text = str(uuid.uuid4()), f"killed {uuid.uuid4()}"
+    spec = specs.sequential(
+        [specs.function_step("slow", "slow")], functions={"slow": "tests.support.functions.marked_slow"}
+    )
+    body = {"input": text, "spec": spec}
+    headers = {"Idempotency-Key": key}
+    try:
+        with ThreadPoolExecutor(1) as pool:
+            first = pool.submit(api.call, "POST", "/v1/runs", json=body, headers=headers, timeout=120)
+            deadline = time.monotonic() + 60
+            while not api.sql("SELECT 1 FROM idempotency_records WHERE key=%s AND state='pending'", key):
+                assert time.monotonic() < deadline, "the first request never reserved its key"
+                time.sleep(0.1)
+            for pid in _gunicorn_workers(topology.processes["web"].pid):
+                os.kill(pid, signal.SIGKILL)  # the request dies between reserving and finishing
+            with pytest.raises(requests.RequestException):
+                first.result()
+        topology.wait_http("/readyz", 60)
+        started = time.monotonic()
+        retry = api.call("POST", "/v1/runs", json=body, headers=headers, timeout=120)
+        assert retry.status_code == 200, retry.text
+        assert retry.json()["status"] == "completed"
+        assert time.monotonic() - started < 30, "the retry waited for the dead request"
+        replay = api.call("POST", "/v1/runs", json=body, headers=headers, timeout=120)
+        assert replay.status_code == 200 and replay.json()["run_id"] == retry.json()["run_id"]
+    finally:
+        topology.stop()

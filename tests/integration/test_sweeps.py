@@ -118,7 +118,7 @@ def test_on_timeout_fail_continue_escalate_happen_on_schedule(live: Api) -> None
     escalated = wait_for(
         lambda: [t for t in tasks(live, escalated="true") if t["run_id"] == escalating["run_id"]], what="escalation"
     )
-    assert escalated[0]["status"] == "pending" and escalated[0]["expires_at"] is None
+    assert escalated[0]["status"] == "pending" and escalated[0]["expires_at"] > escalated[0]["escalated_at"]
     assert escalated[0]["original_expires_at"] is not None and escalated[0]["escalated_at"] is not None
     assert escalated[0]["pending_human_request"]["escalated_at"] == escalated[0]["escalated_at"]
     assert live.run(escalating["run_id"])["status"] == "blocked"
@@ -140,6 +140,34 @@ def test_on_timeout_fail_continue_escalate_happen_on_schedule(live: Api) -> None
         json={"request_id": escalated[0]["pending_human_request_id"], "decision": "approved"},
     )
     assert late.status_code == 200 and late.json()["status"] == "completed", late.text
+
+
+def test_escalation_reassigns_to_the_escalation_assignee(live: Api) -> None:
+    spec = gate_spec("escalate", timeout=1)
+    spec["components"]["humans"]["approver"].update(
+        assignee="first.reviewer@example.com", escalation_assignee="lead.reviewer@example.com"
+    )
+    run = blocked(live, spec, "needs a lead")
+    mine = wait_for(lambda: tasks(live, assignee="lead.reviewer@example.com", run_id=run["run_id"]), what="reassign")
+    [task] = mine
+    assert task["assignee"] == "lead.reviewer@example.com"
+    request = task["pending_human_request"]
+    assert request["assignee"] == "lead.reviewer@example.com"
+    assert request["previous_assignee"] == "first.reviewer@example.com"
+    assert task["expires_at"] == pytest.approx(task["escalated_at"] + 1, abs=0.01)
+    assert task["original_expires_at"] < task["escalated_at"]
+    assert tasks(live, assignee="first.reviewer@example.com", run_id=run["run_id"]) == []
+    [(metadata,)] = sql(
+        live, "SELECT metadata FROM audit_events WHERE run_id=%s AND event_type='human.escalated'", run["run_id"]
+    )
+    assert metadata["assignee"] == "lead.reviewer@example.com"
+    assert metadata["previous_assignee"] == "first.reviewer@example.com"
+    single = live.call("GET", f"/v1/human-tasks/{run['continuation_id']}", role="reviewer").json()
+    assert single["request"]["assignee"] == "lead.reviewer@example.com"
+    assert single["task"]["assignee"] == "lead.reviewer@example.com"
+    time.sleep(3)  # the extended expiry passes: an escalated task is not swept again
+    assert audit_counts(live, run["run_id"]) == {"run.created": 1, "human.escalated": 1}
+    assert live.run(run["run_id"])["status"] == "blocked"
 
 
 def test_run_deadline_times_out_blocked_and_running_runs(live: Api) -> None:

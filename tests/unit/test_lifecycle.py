@@ -50,15 +50,24 @@ def test_run_timeout_is_the_requested_one_else_the_span_to_the_deadline() -> Non
     assert lifecycle.run_timeout_seconds({"timeout_seconds": None}, None, deadline) == 0.0
 
 
-def test_escalated_request_keeps_the_request_and_adds_the_times() -> None:
+def test_escalated_request_keeps_the_request_adds_the_times_and_reassigns() -> None:
     original = NOW - timedelta(seconds=1)
-    request = lifecycle.escalated_request({"id": "r", "assignee": "a"}, NOW, original)
+    request = lifecycle.escalated_request({"id": "r", "assignee": "a"}, NOW, original, "lead")
     assert request == {
         "id": "r",
-        "assignee": "a",
+        "assignee": "lead",
+        "previous_assignee": "a",
         "escalated_at": NOW.timestamp(),
         "original_expires_at": original.timestamp(),
     }
+
+
+def test_escalation_expiry_is_a_fresh_window() -> None:
+    assert lifecycle.escalation_expiry({"timeout_seconds": 60}, NOW) == NOW + timedelta(seconds=60)
+    assert lifecycle.escalation_expiry(
+        {"timeout_seconds": 60, "escalation_timeout_seconds": 5}, NOW
+    ) == NOW + timedelta(seconds=5)
+    assert lifecycle.escalation_expiry({"timeout_seconds": None}, NOW) is None
 
 
 def test_cutoffs_only_for_configured_windows_and_idempotency_falls_back_to_its_ttl() -> None:
@@ -220,8 +229,9 @@ def test_escalate_once_and_escalated_tasks_are_skipped(sessions: sessionmaker[Se
     with sessions() as session:
         run, task = session.get(Run, run_id), session.get(HumanTask, task_id)
         assert run is not None and task is not None
-        assert (run.status, task.status, task.expires_at) == ("blocked", "pending", None)
+        assert (run.status, task.status) == ("blocked", "pending")
         assert task.escalated_at is not None and task.original_expires_at is not None
+        assert task.expires_at is not None and task.expires_at > task.escalated_at
         assert task.request["escalated_at"] == task.escalated_at.timestamp()
         assert run.pending_human_request == task.request
     assert audit_types(sessions, run_id) == ["human.escalated", "run.created"]
