@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from kneo.audit import chain
 from kneo.db import isoformat, utcnow
 from kneo.models import AuditEvent
 from kneo.redaction import IDENTITY_KEYS, redact
@@ -33,12 +34,13 @@ def record_audit(
         created_at=now or utcnow(),
     )
     session.add(event)
+    chain.track(session, event)
     return event
 
 
-def audit_event_view(event: AuditEvent) -> dict[str, Any]:
-    """The contract's audit event shape."""
-    return {
+def audit_event_view(event: AuditEvent, include_hashes: bool = False) -> dict[str, Any]:
+    """The contract's audit event shape, with its chain link when asked for."""
+    view: dict[str, Any] = {
         "id": event.id,
         "event_type": event.event_type,
         "run_id": event.run_id,
@@ -47,3 +49,6 @@ def audit_event_view(event: AuditEvent) -> dict[str, Any]:
         "metadata": event.event_metadata,
         "created_at": isoformat(event.created_at),
     }
+    if include_hashes:
+        view.update(seq=event.seq, prev_hash=event.prev_hash, hash=event.hash)
+    return view

@@ -1,4 +1,5 @@
-"""Flask admin commands: ``flask --app wsgi db upgrade``, ``flask --app wsgi sweeps <name>``.
+"""Flask admin commands: ``flask --app wsgi db upgrade``, ``flask --app wsgi sweeps <name>``,
+``flask --app wsgi audit verify``.
 
 Sweeps: ``reconcile``, ``human-expiry``, ``deadlines``, ``retention`` (the beat sweeps, run once, now).
 """
@@ -13,6 +14,7 @@ from flask.cli import AppGroup
 
 db_group = AppGroup("db", help="Database migrations.")
 sweeps_group = AppGroup("sweeps", help="Run a beat sweep once, now.")
+audit_group = AppGroup("audit", help="The tamper-evident audit trail.")
 
 
 @db_group.command("upgrade")
@@ -74,9 +76,28 @@ def sweep_retention(batch_size: int) -> None:
     _echo_counts("retention", run_retention(batch_size))
 
 
+@audit_group.command("verify")
+def audit_verify() -> None:
+    """Walk the audit hash chain; exit 1 naming the first altered, inserted or deleted event."""
+    from kneo.audit.verify import ChainBroken, verify_chain
+    from kneo.db import is_sqlite
+
+    with current_app.extensions["kneo.sessions"]() as session:
+        if not is_sqlite(session):  # one snapshot: writers may append while the chain is walked
+            session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+        try:
+            report = verify_chain(session)
+        except ChainBroken as exc:
+            click.echo(f"audit chain BROKEN: {exc}", err=True)
+            raise SystemExit(1) from None
+    span = f"events {report.first_seq}..{report.last_seq}" if report.checked else "no chained events"
+    click.echo(f"audit chain OK: {report.checked} events verified ({span}); {report.predating} predate the chain")
+
+
 def register_admin_commands(app: Flask) -> None:
     app.cli.add_command(db_group)
     app.cli.add_command(sweeps_group)
+    app.cli.add_command(audit_group)
     from kneo.cli.backup import backup_group
 
     app.cli.add_command(backup_group)

@@ -2,6 +2,7 @@
 
 from kneo.models.base import Base, new_id
 from kneo.models.records import (
+    AuditChainHead,
     AuditEvent,
     Checkpoint,
     EnvironmentPolicy,
@@ -13,6 +14,7 @@ from kneo.models.records import (
 from kneo.models.run import Run, RunStatus, StepRun, StepStatus
 
 __all__ = [
+    "AuditChainHead",
     "AuditEvent",
     "Base",
     "Checkpoint",

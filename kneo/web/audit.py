@@ -28,5 +28,5 @@ class AuditEvents(MethodView):
         """List audit events (filters AND-combined)."""
         page = queries.Page(query["limit"], query["offset"], query["sort_by"], query["sort_order"])
         events, total = queries.list_audit(db(), query, page)
-        items = [audit_event_view(e) for e in events]
+        items = [audit_event_view(e, query["include_hashes"]) for e in events]
         return json_response(reviewer_view({"events": items, **page.meta(len(items), total)}), redacted=True)

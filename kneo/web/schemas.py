@@ -213,6 +213,7 @@ class AuditQuerySchema(StrictSchema):
     run_id = fields.String(load_default=None)
     actor = fields.String(load_default=None)
     sort_by = fields.String(load_default="created_at")
+    include_hashes = fields.Boolean(load_default=False)
     sort_order = fields.String(load_default="desc", validate=validate.OneOf(["asc", "desc"]))
     limit = fields.Integer(load_default=100, validate=Bounded(1, 1000))
     offset = fields.Integer(load_default=0, validate=Bounded(0, 10000))

@@ -15,9 +15,11 @@ from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Delete, delete, select, tuple_
+from sqlalchemy import CursorResult, Delete, delete, func, or_, select, tuple_
 from sqlalchemy.orm import Session
 
+from kneo.audit.chain import PRUNED_EVENT, lock_head
+from kneo.audit.record import record_audit
 from kneo.config import Retention
 from kneo.db import is_sqlite
 from kneo.models import AuditEvent, Checkpoint, HumanTask, IdempotencyRecord, Run, RunStatus, StepRun, TraceEvent
@@ -110,13 +112,35 @@ def prune_trace_events(session: Session, cutoff: datetime, limit: int = BATCH) -
 
 
 def prune_audit_events(session: Session, cutoff: datetime, limit: int = BATCH) -> dict[str, int]:
-    """Delete up to ``limit`` audit events recorded before ``cutoff``."""
-    rows = _rows(
-        session,
-        select(AuditEvent.id).where(AuditEvent.created_at < cutoff).order_by(AuditEvent.created_at).limit(limit),
-    )
-    ids = [row[0] for row in rows]
-    return {"audit_events": _deleted(session, delete(AuditEvent).where(AuditEvent.id.in_(ids))) if ids else 0}
+    """Delete up to ``limit`` audit events recorded before ``cutoff``, oldest links first.
+
+    The chain head stays locked meanwhile, so one pruner at a time removes a prefix of the
+    chain; an ``audit.pruned`` anchor records where it was cut, and verification starts there.
+    """
+    lock_head(session)
+    old_unlinked = select(AuditEvent.id).where(AuditEvent.seq.is_(None), AuditEvent.created_at < cutoff).limit(limit)
+    deleted = _deleted(session, delete(AuditEvent).where(AuditEvent.id.in_(old_unlinked)))
+    keep_from = select(func.min(AuditEvent.seq)).where(AuditEvent.created_at >= cutoff).scalar_subquery()
+    rows = session.execute(
+        select(AuditEvent.id, AuditEvent.seq, AuditEvent.hash)
+        .where(
+            AuditEvent.seq.is_not(None),
+            AuditEvent.created_at < cutoff,
+            or_(keep_from.is_(None), AuditEvent.seq < keep_from),
+        )
+        .order_by(AuditEvent.seq)
+        .limit(limit)
+    ).all()
+    if rows:
+        deleted += _deleted(session, delete(AuditEvent).where(AuditEvent.id.in_([row.id for row in rows])))
+        last = rows[-1]
+        record_audit(
+            session,
+            PRUNED_EVENT,
+            actor=None,
+            metadata={"pruned_through_seq": last.seq, "pruned_through_hash": last.hash, "count": len(rows)},
+        )
+    return {"audit_events": deleted}
 
 
 def prune_idempotency_records(session: Session, cutoff: datetime, limit: int = BATCH) -> dict[str, int]:
