@@ -4,6 +4,7 @@ Unlike the 0.4 reference (contract §14.6, §18 item 25) retention prunes ``expi
 audit events and idempotency records, and never touches the checkpoints or trace events of a
 run that can still change. As the operation guide promises, a run and its audit events age out
 together under the runs window; the audit window also ages out events of runs still kept.
+Removed audit events leave an ``audit.pruned`` anchor, so the hash chain still verifies.
 Every batch selects its rows with ``FOR UPDATE SKIP LOCKED`` (PostgreSQL), so two beats split
 the work instead of racing, and a run that a request is changing right now is simply left for
 the next pass. Use cases take a session, never commit.
@@ -11,11 +12,11 @@ the next pass. Use cases take a session, never commit.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Delete, delete, func, or_, select, tuple_
+from sqlalchemy import CursorResult, Delete, delete, select, tuple_
 from sqlalchemy.orm import Session
 
 from kneo.audit.chain import PRUNED_EVENT, lock_head
@@ -79,10 +80,24 @@ def prune_runs(session: Session, cutoff: datetime, limit: int = BATCH) -> dict[s
         "checkpoints": _deleted(session, delete(Checkpoint).where(Checkpoint.run_id.in_(ids))),
         "trace_events": _deleted(session, delete(TraceEvent).where(TraceEvent.run_id.in_(ids))),
         "human_tasks": _deleted(session, delete(HumanTask).where(HumanTask.run_id.in_(ids))),
-        "audit_events": _deleted(session, delete(AuditEvent).where(AuditEvent.run_id.in_(ids))),
+        "audit_events": _delete_run_audit_events(session, ids),
     }
     counts["runs"] = _deleted(session, delete(Run).where(Run.id.in_(ids), Run.status.in_(TERMINAL)))
     return counts
+
+
+def _delete_run_audit_events(session: Session, run_ids: list[str]) -> int:
+    """Delete the runs' audit events; an ``audit.pruned`` anchor records each removed link."""
+    lock_head(session)
+    links = session.execute(
+        select(AuditEvent.seq, AuditEvent.prev_hash, AuditEvent.hash)
+        .where(AuditEvent.run_id.in_(run_ids), AuditEvent.seq.is_not(None))
+        .order_by(AuditEvent.seq)
+    ).all()
+    deleted = _deleted(session, delete(AuditEvent).where(AuditEvent.run_id.in_(run_ids)))
+    if links:
+        record_audit(session, PRUNED_EVENT, actor=None, metadata=_anchor(session, links, "runs"))
+    return deleted
 
 
 def _prune_run_records(session: Session, model: Any, stamp: Any, cutoff: datetime, limit: int) -> int:
@@ -114,33 +129,31 @@ def prune_trace_events(session: Session, cutoff: datetime, limit: int = BATCH) -
 def prune_audit_events(session: Session, cutoff: datetime, limit: int = BATCH) -> dict[str, int]:
     """Delete up to ``limit`` audit events recorded before ``cutoff``, oldest links first.
 
-    The chain head stays locked meanwhile, so one pruner at a time removes a prefix of the
-    chain; an ``audit.pruned`` anchor records where it was cut, and verification starts there.
+    The chain head stays locked meanwhile (one pruner at a time); an ``audit.pruned`` anchor
+    records what was cut, so verification still joins the chain up across it.
     """
     lock_head(session)
     old_unlinked = select(AuditEvent.id).where(AuditEvent.seq.is_(None), AuditEvent.created_at < cutoff).limit(limit)
     deleted = _deleted(session, delete(AuditEvent).where(AuditEvent.id.in_(old_unlinked)))
-    keep_from = select(func.min(AuditEvent.seq)).where(AuditEvent.created_at >= cutoff).scalar_subquery()
-    rows = session.execute(
-        select(AuditEvent.id, AuditEvent.seq, AuditEvent.hash)
-        .where(
-            AuditEvent.seq.is_not(None),
-            AuditEvent.created_at < cutoff,
-            or_(keep_from.is_(None), AuditEvent.seq < keep_from),
-        )
+    links = session.execute(
+        select(AuditEvent.seq, AuditEvent.prev_hash, AuditEvent.hash)
+        .where(AuditEvent.seq.is_not(None), AuditEvent.created_at < cutoff)
         .order_by(AuditEvent.seq)
         .limit(limit)
     ).all()
-    if rows:
-        deleted += _deleted(session, delete(AuditEvent).where(AuditEvent.id.in_([row.id for row in rows])))
-        last = rows[-1]
-        record_audit(
-            session,
-            PRUNED_EVENT,
-            actor=None,
-            metadata={"pruned_through_seq": last.seq, "pruned_through_hash": last.hash, "count": len(rows)},
-        )
+    if links:
+        deleted += _deleted(session, delete(AuditEvent).where(AuditEvent.seq.in_([link.seq for link in links])))
+        record_audit(session, PRUNED_EVENT, actor=None, metadata=_anchor(session, links, "audit_window"))
     return {"audit_events": deleted}
+
+
+def _anchor(session: Session, links: Sequence[Any], reason: str) -> dict[str, Any]:
+    """The anchor of removed links: the compact prefix form when nothing older is left."""
+    last = links[-1]
+    older_left = session.execute(select(AuditEvent.seq).where(AuditEvent.seq < last.seq).limit(1)).first()
+    if older_left is None:
+        return {"reason": reason, "pruned_through_seq": last.seq, "pruned_through_hash": last.hash, "count": len(links)}
+    return {"reason": reason, "removed": [[link.seq, link.prev_hash, link.hash] for link in links], "count": len(links)}
 
 
 def prune_idempotency_records(session: Session, cutoff: datetime, limit: int = BATCH) -> dict[str, int]:

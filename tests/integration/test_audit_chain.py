@@ -144,18 +144,40 @@ def test_a_deleted_tail_and_an_inserted_event_are_named(chained: Api) -> None:
     assert_intact(chained)
 
 
-def test_retention_prune_leaves_an_anchor_and_the_chain_still_verifies(chained: Api) -> None:
-    chained.sql("UPDATE audit_events SET created_at = created_at - interval '30 days' WHERE seq <= 20")
-    assert chained.topology is not None
+def retention(api: Api, **windows: str) -> None:
+    assert api.topology is not None
     result = subprocess.run(
         [sys.executable, "-m", "flask", "--app", "wsgi", "sweeps", "retention"],
         cwd=ROOT,
-        env={**chained.topology.env, "KNEO_SERV_RETENTION_AUDIT_DAYS": "7"},
+        env={**api.topology.env, **windows},
         capture_output=True,
         text=True,
         timeout=180,
     )
     assert result.returncode == 0, result.stderr[-3000:]
+
+
+def test_pruned_runs_take_their_events_and_the_chain_still_verifies(chained: Api) -> None:
+    runs = [row[0] for row in chained.sql("SELECT id FROM runs WHERE status = 'completed' ORDER BY id LIMIT 3")]
+    seqs = [row[0] for row in chained.sql("SELECT seq FROM audit_events WHERE run_id = ANY(%s) ORDER BY seq", runs)]
+    assert len(seqs) >= 3
+    chained.sql("UPDATE runs SET updated_at = updated_at - interval '30 days' WHERE id = ANY(%s)", runs)
+    retention(chained, KNEO_SERV_RETENTION_RUNS_DAYS="7")
+    assert chained.sql("SELECT count(*) FROM audit_events WHERE run_id = ANY(%s)", runs) == [(0,)]
+    [(metadata,)] = chained.sql("SELECT metadata FROM audit_events WHERE event_type = 'audit.pruned'")
+    assert [link[0] for link in metadata["removed"]] == seqs
+    assert_intact(chained)
+    chained.sql("DELETE FROM audit_events WHERE event_type = 'audit.pruned'")  # the anchor goes too
+    assert_broken(chained, f"events {seqs[0]}..{seqs[0]} were deleted")
+
+
+def test_retention_prune_leaves_an_anchor_and_the_chain_still_verifies(chained: Api) -> None:
+    chained.sql("DELETE FROM audit_events")  # a fresh start: the head moves on, the old links are gone
+    chained.sql("UPDATE audit_chain_head SET seq = 0, hash = %s", "0" * 64)
+    for i in range(25):
+        chained.create_run(specs.echo_chain(1), f"prune {i}")
+    chained.sql("UPDATE audit_events SET created_at = created_at - interval '30 days' WHERE seq <= 20")
+    retention(chained, KNEO_SERV_RETENTION_AUDIT_DAYS="7")
     assert chained.sql("SELECT min(seq) FROM audit_events") == [(21,)]
     [(metadata,)] = chained.sql("SELECT metadata FROM audit_events WHERE event_type = 'audit.pruned'")
     assert metadata["pruned_through_seq"] == 20 and metadata["count"] == 20
