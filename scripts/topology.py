@@ -7,6 +7,10 @@ PostgreSQL and Redis. Used by the test suite and the benchmarks; also a local op
     python scripts/topology.py --port 8000 --database-url postgresql://postgres@127.0.0.1/kneo \
         --nginx-port 8080 --flower-port 5555
 
+The web refuses to start on a database without API keys: export ``KNEO_SERV_API_KEYS`` (and
+``KNEO_SERV_ADMIN_API_KEY``) first, or ``KNEO_SERV_AUTH_ENABLED=false`` for an open loopback
+server (the shape diff against the reference drives kneo without keys).
+
 Every process shares one fresh ``PROMETHEUS_MULTIPROC_DIR`` (``<workdir>/metrics``) so that
 ``/metrics`` sums the samples of all gunicorn and Celery worker processes. nginx (plain HTTP on
 127.0.0.1) is rendered from ``deploy/nginx/topology.conf.template``.
@@ -20,6 +24,7 @@ import os
 import pwd
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -30,6 +35,43 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 NGINX_TEMPLATE = ROOT / "deploy" / "nginx" / "topology.conf.template"
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start_private_redis(workdir: Path, timeout: float = 20) -> tuple[subprocess.Popen[bytes], str]:
+    """A redis-server of its own on a free loopback port, no persistence; returns (process, URL).
+
+    A private broker keeps one topology's Celery messages apart from any other sharing the
+    machine (a message consumed by another topology's worker would never be claimed).
+    """
+    import redis
+
+    binary = shutil.which("redis-server") or "/usr/bin/redis-server"
+    port = free_port()
+    workdir.mkdir(parents=True, exist_ok=True)
+    process = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(workdir)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    url = f"redis://127.0.0.1:{port}/0"
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            redis.Redis.from_url(url, socket_connect_timeout=1).ping()
+            return process, url
+        except redis.RedisError:
+            if time.monotonic() > deadline or process.poll() is not None:
+                process.kill()
+                raise RuntimeError(f"redis-server on port {port} did not start") from None
+            time.sleep(0.05)
 
 
 @dataclass

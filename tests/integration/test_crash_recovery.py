@@ -154,3 +154,12 @@ def test_postgres_restart_gives_503_then_recovers(live: Api) -> None:
         time.sleep(0.5)
     run = live.create_run(specs.echo_chain(2), "after restart")
     assert run["status"] == "completed"
+
+
+def test_crash_conformance_postgres_restart(tmp_path: Path) -> None:
+    """The published suite's PostgreSQL scenario (the same harness as every other scenario)."""
+    from tests.integration.test_crash_conformance import conformance
+
+    result, outcomes = conformance(tmp_path, "--only", "postgres-restart")
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-3000:]
+    assert [o["name"] for o in outcomes] == ["postgres-restart"] and outcomes[0]["passed"]

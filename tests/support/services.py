@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
-import socket
-import subprocess
 import sys
 import time
 import uuid
@@ -19,7 +16,7 @@ import requests
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "scripts"))
 
-from topology import Topology  # noqa: E402
+from topology import Topology, free_port, start_private_redis  # noqa: E402
 
 PG_ADMIN_URL = os.environ.get("KNEO_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("KNEO_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -72,12 +69,6 @@ def drop_database(url: str) -> None:
             time.sleep(0.5)
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def base_env(**extra: str) -> dict[str, str]:
     """This environment without KNEO_SERV_* settings, plus the test keys, allowlist and fast sweeps."""
     env = {key: value for key, value in os.environ.items() if not key.startswith("KNEO_SERV_")}
@@ -97,34 +88,6 @@ def base_env(**extra: str) -> dict[str, str]:
 def topology_env(database_url: str, redis_db: int, **extra: str) -> dict[str, str]:
     broker = REDIS_URL.rsplit("/", 1)[0] + f"/{redis_db}"
     return base_env(**{"KNEO_SERV_DATABASE_URL": database_url, "KNEO_SERV_BROKER_URL": broker, **extra})
-
-
-def start_private_redis(workdir: Path) -> tuple[subprocess.Popen[bytes], str]:
-    """A redis-server of this test's own on a free loopback port; returns (process, URL).
-
-    Several test sessions may share this machine's Redis; a private broker keeps their Celery
-    messages apart (a message consumed by another session's worker would never be claimed).
-    """
-    binary = shutil.which("redis-server") or "/usr/bin/redis-server"
-    port = free_port()
-    workdir.mkdir(parents=True, exist_ok=True)
-    process = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(workdir)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    url = f"redis://127.0.0.1:{port}/0"
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            redis.Redis.from_url(url, socket_connect_timeout=1).ping()
-            return process, url
-        except redis.RedisError:
-            if time.monotonic() > deadline or process.poll() is not None:
-                process.kill()
-                raise ServiceMissing(f"redis-server on port {port} did not start") from None
-            time.sleep(0.05)
 
 
 def start_topology(tmp: Path, database_url: str, redis_db: int = 0, **extra: str) -> Topology:
