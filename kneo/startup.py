@@ -87,12 +87,9 @@ def is_loopback(host: str) -> bool:
 
 
 def check_embedded_bind(settings: Settings, host: str) -> None:
-    """The embedded server is open only on loopback; another address needs keys."""
-    if settings.auth_enabled:
-        return
-    if not is_loopback(host):
+    """The embedded server is open only on loopback (its start-up lines say so); another address needs keys."""
+    if not settings.auth_enabled and not is_loopback(host):
         raise ConfigError(
             f"Refusing to serve without API keys on {host}: anyone who reaches it could run and read "
             "everything. Set KNEO_SERV_API_KEYS or KNEO_SERV_ADMIN_API_KEY, or bind to 127.0.0.1."
         )
-    log.warning("kneo serve is open (no API keys) on loopback %s; set KNEO_SERV_API_KEYS to require keys", host)

@@ -60,7 +60,7 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("specs")
     documents = {
         "echo": specs.echo_chain(2),
-        "human": specs.human_flow(),
+        "human": specs.human_flow(allow_edit=True),
         "flaky": specs.sequential(
             [specs.function_step("first", "upper"), specs.function_step("flaky", "marked")], functions=FUNCTIONS
         ),

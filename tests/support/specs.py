@@ -43,7 +43,11 @@ def function_step(step_id: str, ref: str, **extra: Any) -> dict[str, Any]:
     return {"id": step_id, "kind": "function", "ref": ref, **extra}
 
 
-def human_flow() -> dict[str, Any]:
+def human_flow(*, allow_edit: bool = False) -> dict[str, Any]:
+    """draft → approve (a human approval; ``allow_edit`` lets it take an edit) → publish."""
+    approver: dict[str, Any] = {"description": "Approve the draft", "assignee": "reviewer", "timeout_seconds": 3600}
+    if allow_edit:
+        approver["allow_edit"] = True
     return sequential(
         [
             {"id": "draft", "kind": "agent", "ref": "writer"},
@@ -51,6 +55,6 @@ def human_flow() -> dict[str, Any]:
             {"id": "publish", "kind": "agent", "ref": "publisher"},
         ],
         agents=["writer", "publisher"],
-        humans={"approver": {"description": "Approve the draft", "assignee": "reviewer", "timeout_seconds": 3600}},
+        humans={"approver": approver},
         name="approval-flow",
     )
