@@ -99,7 +99,11 @@ def test_nginx_keeps_request_id_and_limits_bodies(fronted: Topology) -> None:
 def test_nginx_keeps_metrics_internal_and_readyz_private(fronted: Topology) -> None:
     for path in ("/metrics", "/v1/metrics"):
         assert requests.get(fronted.nginx_url + path, timeout=10).status_code == 404
-    assert requests.get(fronted.base_url + "/metrics", timeout=10).status_code == 200, "the api itself serves it"
+    assert requests.get(fronted.base_url + "/metrics", timeout=10).status_code == 401, "auth is on: a key is needed"
+    scrape = requests.get(
+        fronted.base_url + "/metrics", headers={"Authorization": f"Bearer {KEYS['viewer']}"}, timeout=10
+    )
+    assert scrape.status_code == 200, "the api itself serves it"
     for path in ("/readyz", "/v1/readyz"):
         assert requests.get(fronted.nginx_url + path, timeout=10).status_code == 200, "loopback is private"
 
