@@ -12,6 +12,7 @@ import json
 from typing import Any
 
 from sqlalchemy import event, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, SessionTransaction
 
 from kneo.db import is_sqlite, isoformat, utcnow
@@ -56,10 +57,13 @@ def lock_head(session: Session) -> AuditChainHead:
     stmt = select(AuditChainHead).where(AuditChainHead.id == HEAD_ID)
     if not is_sqlite(session):
         stmt = stmt.with_for_update()
-    head = session.execute(stmt.execution_options(populate_existing=True)).scalar_one_or_none()
-    if head is None:  # a database created before the chain's migration seeded it
-        head = AuditChainHead(id=HEAD_ID, seq=0, hash=GENESIS_HASH, updated_at=utcnow())
-        session.add(head)
+    stmt = stmt.execution_options(populate_existing=True)
+    head = session.execute(stmt).scalar_one_or_none()
+    if head is None:  # the first link of a fresh (or data-restored) database; concurrent starters agree
+        insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+        genesis = {"id": HEAD_ID, "seq": 0, "hash": GENESIS_HASH, "updated_at": utcnow()}
+        session.execute(insert(AuditChainHead).values(**genesis).on_conflict_do_nothing(index_elements=["id"]))
+        head = session.execute(stmt).scalar_one()
     return head
 
 

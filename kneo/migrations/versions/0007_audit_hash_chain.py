@@ -6,8 +6,6 @@ Revises: 0006
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import sqlalchemy as sa
 from alembic import op
 
@@ -16,8 +14,6 @@ down_revision = "0006"
 branch_labels = None
 depends_on = None
 
-GENESIS_HASH = "0" * 64
-
 
 def upgrade() -> None:
     with op.batch_alter_table("audit_events", schema=None) as batch_op:
@@ -25,7 +21,7 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("prev_hash", sa.String(length=64), nullable=True))
         batch_op.add_column(sa.Column("hash", sa.String(length=64), nullable=True))
         batch_op.create_unique_constraint(batch_op.f("uq_audit_events_seq"), ["seq"])
-    head = op.create_table(
+    op.create_table(
         "audit_chain_head",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("seq", sa.BigInteger(), nullable=False),
@@ -33,7 +29,6 @@ def upgrade() -> None:
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_audit_chain_head")),
     )
-    op.bulk_insert(head, [{"id": 1, "seq": 0, "hash": GENESIS_HASH, "updated_at": datetime.now(UTC)}])
 
 
 def downgrade() -> None:
