@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -78,3 +79,32 @@ def test_a_database_with_the_legacy_version_table_keeps_its_revision(database_ur
         engine.dispose()
     assert "alembic_version" not in tables(database_url)
     assert query(database_url, "SELECT version_num FROM schema_migrations") == head
+
+
+def test_policies_stored_under_other_spellings_are_renamed_to_the_canonical_name(database_url: str) -> None:
+    from sqlalchemy import create_engine
+
+    from kneo import migrate
+
+    engine = create_engine(database_url.replace("postgresql://", "postgresql+psycopg2://", 1))
+    try:
+        migrate.upgrade(engine, "0007")
+        conn = psycopg2.connect(database_url)
+        with conn, conn.cursor() as cursor:
+            for name in ("PROD", " Staging ", "QA", "qa"):
+                cursor.execute(
+                    "INSERT INTO environment_policies (environment, policy, updated_at) VALUES (%s, %s, now())",
+                    (name, json.dumps({"enabled": True, "note": name.strip()})),
+                )
+        conn.close()
+        migrate.upgrade(engine)
+    finally:
+        engine.dispose()
+    conn = psycopg2.connect(database_url)
+    try:
+        with conn.cursor() as cursor:
+            cursor.execute("SELECT environment, policy->>'note' FROM environment_policies ORDER BY environment")
+            rows = cursor.fetchall()
+    finally:
+        conn.close()
+    assert rows == [("QA", "QA"), ("prod", "PROD"), ("qa", "qa"), ("staging", "Staging")]
