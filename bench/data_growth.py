@@ -16,9 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import statistics
-import subprocess
 import sys
 import time
 import uuid
@@ -33,12 +31,13 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
 
-from topology import Topology  # noqa: E402
+from topology import Topology, free_port, start_private_redis  # noqa: E402
 
 PG_ADMIN = os.environ.get("KNEO_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 KEY = "svc-token"
 CHILD_TABLES = ("step_runs", "trace_events", "checkpoints", "human_tasks", "audit_events")
 ID_COLUMNS = frozenset({"id", "run_id", "continuation_id", "step_run_id"})
+CHAIN_COLUMNS = frozenset({"seq", "prev_hash", "hash"})  # clones are seed data, outside the audit chain
 BATCH = 20_000
 BRIDGE = {"preferred_mode": "bridge", "allowed_modes": ["bridge"]}
 
@@ -85,31 +84,9 @@ def database() -> Iterator[str]:
 @contextmanager
 def private_redis(workdir: Path) -> Iterator[str]:
     """A Redis server of the benchmark's own, so no other worker on this machine takes its messages."""
-    port = _free_port()
-    workdir.mkdir(parents=True, exist_ok=True)
-    process = subprocess.Popen(
-        [
-            "redis-server",
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            str(workdir),
-        ],
-        stdout=subprocess.DEVNULL,
-    )
+    process, url = start_private_redis(workdir)
     try:
-        for _ in range(100):
-            with socket.socket() as probe:
-                if probe.connect_ex(("127.0.0.1", port)) == 0:
-                    break
-            time.sleep(0.05)
-        yield f"redis://127.0.0.1:{port}/0"
+        yield url
     finally:
         process.terminate()
         process.wait(timeout=30)
@@ -149,6 +126,8 @@ def columns(cursor: Any, table: str) -> list[tuple[str, str]]:
 def clone_expression(name: str, data_type: str) -> str:
     """The value of ``name`` in copy number ``g``: fresh ids, timestamps moved back ``g`` seconds."""
     quoted = f'"{name}"'
+    if name in CHAIN_COLUMNS:
+        return "NULL"
     if name in ID_COLUMNS:
         return f"CASE WHEN {quoted} IS NULL THEN NULL ELSE md5({quoted} || ':' || g)::uuid::text END"
     if data_type.startswith("timestamp"):
@@ -243,7 +222,7 @@ def blocked_task_id(base_url: str, run_id: str) -> str | None:
 
 def measure(size: int, repeat: int, workdir: Path) -> dict[str, Any]:
     with database() as url, private_redis(workdir / f"growth-{size}" / "redis") as broker:
-        topology = Topology(topology_env(url, broker), _free_port(), workdir / f"growth-{size}", worker_concurrency=2)
+        topology = Topology(topology_env(url, broker), free_port(), workdir / f"growth-{size}", worker_concurrency=2)
         try:
             topology.start()
             templates = make_templates(topology.base_url)
@@ -256,12 +235,6 @@ def measure(size: int, repeat: int, workdir: Path) -> dict[str, Any]:
             return {"runs": size, "rows": counts(url), "routes": timings}
         finally:
             topology.stop()
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def table(results: list[dict[str, Any]]) -> str:

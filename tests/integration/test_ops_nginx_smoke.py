@@ -15,6 +15,7 @@ from collections.abc import Iterator
 import pytest
 import requests
 
+from tests.integration.test_ops_guide import SMOKE_CHECKS
 from tests.integration.test_ops_support import private_redis
 from tests.support.services import KEYS, ROOT, Topology, free_port, topology_env
 
@@ -63,17 +64,7 @@ def test_deployment_smoke_through_nginx(fronted: Topology, prefix: str) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     summary = json.loads(result.stdout)
     names = [check["name"] for check in summary["checks"]]
-    assert names == [
-        "health",
-        "readiness",
-        "auth",
-        "spec validation",
-        "run creation",
-        "human resume",
-        "audit listing",
-        "credential inventory",
-        "policy update",
-    ]
+    assert names == SMOKE_CHECKS
     assert all(check["ok"] for check in summary["checks"])
 
 
