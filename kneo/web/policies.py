@@ -54,7 +54,7 @@ class EnvironmentPolicySchema(StrictSchema):
             )
 
 
-def _check_environment(environment: str) -> str:
+def check_environment(environment: str) -> str:
     """The canonical spelling of a path's environment (422 when blank or too long)."""
     name = normalise_environment(environment)
     if name is None or len(name) > MAX_ENVIRONMENT_CHARS:
@@ -84,7 +84,7 @@ class PolicyItem(MethodView):
     @blp.response(200)
     def get(self, environment: str) -> Response:
         """One environment's policy (null when none is stored)."""
-        environment = _check_environment(environment)
+        environment = check_environment(environment)
         row = db().get(EnvironmentPolicy, environment)
         return json_response(
             {"environment": environment, "policy": row.policy if row else None, "previous_policy": None}
@@ -95,7 +95,7 @@ class PolicyItem(MethodView):
     @blp.response(200)
     def put(self, body: dict[str, Any], environment: str) -> Response:
         """Replace an environment's policy (missing fields reset to defaults); audited."""
-        environment = _check_environment(environment)
+        environment = check_environment(environment)
         refuse_bound_principal(current_principal())
         session = db()
         with transaction(session):
@@ -110,6 +110,6 @@ class PolicyPreview(MethodView):
     @blp.response(200)
     def post(self, body: dict[str, Any], environment: str) -> Response:
         """What a candidate policy would change (field diff; runs whose block outcome flips); nothing is stored."""
-        environment = _check_environment(environment)
+        environment = check_environment(environment)
         candidate = specs.EnvironmentPolicy.from_mapping(body).to_dict()
         return json_response(preview_policy(db(), environment, candidate, settings()))

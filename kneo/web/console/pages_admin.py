@@ -18,7 +18,7 @@ from kneo.web.console.session import console_principal, page
 from kneo.web.context import db
 from kneo.web.credentials import credential_inventory
 from kneo.web.health import readiness
-from kneo.web.policies import EnvironmentPolicySchema, _check_environment, refuse_bound_principal
+from kneo.web.policies import EnvironmentPolicySchema, check_environment, refuse_bound_principal
 from kneo.workflows import queries
 from kneo.workflows.policies import set_environment_policy
 
@@ -76,7 +76,7 @@ def save_policy() -> Any:
     codes = form.get("blocked_diagnostic_codes") or ""
     fields["blocked_diagnostic_codes"] = [c.strip() for c in codes.replace(",", "\n").splitlines() if c.strip()]
     try:
-        environment = _check_environment(environment)
+        environment = check_environment(environment)
         refuse_bound_principal(console_principal())
         parsed = EnvironmentPolicySchema().load(fields)
     except ValidationError as exc:

@@ -23,7 +23,7 @@ from kneo.workflows.runs import cancel_run, continue_run, get_run
 from kneo.workflows.views import checkpoint_summary, run_state, run_status_view, trace_event_view
 
 PAGE_SIZE = 25
-STATUSES = ("running", "blocked", "completed", "failed", "cancelled", "expired", "timed_out")
+STATUSES = (RunStatus.RUNNING, RunStatus.BLOCKED, *sorted(RunStatus.TERMINAL))
 MOVING = frozenset({RunStatus.RUNNING})
 
 
@@ -76,12 +76,22 @@ def runs() -> tuple[str, int] | str:
     try:
         form, filters, paging = _list_arguments()
     except FilterError as exc:
-        return render_template("console/runs.html", runs=[], total=0, form=request.args, page=None, error=str(exc)), 422
+        page = render_template(
+            "console/runs.html", runs=[], total=0, form=request.args, page=None, error=str(exc), statuses=STATUSES
+        )
+        return page, 422
     found, total = queries.list_runs(db(), filters, paging)
     items = [redact(run_state(r, with_spec=False)) for r in found]
     moving = any(item["status"] in MOVING for item in items)
     return render_template(
-        "console/runs.html", runs=items, total=total, form=form, page=paging, error=None, refresh=moving
+        "console/runs.html",
+        runs=items,
+        total=total,
+        form=form,
+        page=paging,
+        error=None,
+        refresh=moving,
+        statuses=STATUSES,
     )
 
 
