@@ -10,8 +10,8 @@ from kneo.agents.callables import resolve_callable
 from kneo.agents.offline import run_offline_agent
 from kneo.agents.runtime import AgentRequest, run_agent
 from kneo.agents.tools import Components
+from kneo.execution import StepOutcome
 from kneo.specs import module_allowed
-from kneo.workflows.steps import StepOutcome
 
 
 def _tool_handlers(plan: Mapping[str, Any], allowed_modules: Sequence[str]) -> dict[str, Callable[..., Any]]:

@@ -9,8 +9,8 @@ from typing import Any
 from kneo.agents import guardrails
 from kneo.agents.runtime import AgentRequest, agent_settings, run_agent
 from kneo.agents.tools import Components
+from kneo.execution import ClaimedStep, StepOutcome
 from kneo.specs import module_allowed
-from kneo.workflows.steps import ClaimedStep, StepOutcome
 
 
 class StepExecutionError(Exception):

@@ -20,8 +20,8 @@ from kneo.agents.memory import apply_memory
 from kneo.agents.provider import ModelProvider, ModelReply, build_provider, parse_arguments
 from kneo.agents.runtime import AgentRequest, run_agent
 from kneo.agents.tools import Components, Toolbox
+from kneo.execution import StepOutcome
 from kneo.redaction import redact
-from kneo.workflows.steps import StepOutcome
 
 DEFAULT_MAX_ITERATIONS = 10
 REACT_HINT = (

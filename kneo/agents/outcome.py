@@ -7,8 +7,8 @@ surrogates, which no database text can hold, become U+FFFD everywhere.
 
 from __future__ import annotations
 
+from kneo.execution import StepOutcome
 from kneo.redaction import redact, scrub_secrets, storable
-from kneo.workflows.steps import StepOutcome
 
 
 def secure_outcome(outcome: StepOutcome) -> StepOutcome:

@@ -14,8 +14,8 @@ from typing import Any, Protocol
 
 from kneo.agents.errors import RuntimeBindError
 from kneo.config import AgentSettings, load_agent_settings
+from kneo.execution import StepOutcome
 from kneo.secrets import MissingSecretError
-from kneo.workflows.steps import StepOutcome
 
 MAX_AGENT_DEPTH = 4
 

@@ -22,8 +22,8 @@ from kneo.agents.mcp_pool import get_pool
 from kneo.agents.mcp_transport import DEFAULT_TIMEOUT_SECONDS
 from kneo.agents.permissions import check_tool_call
 from kneo.agents.runtime import AgentRequest
+from kneo.execution import StepOutcome
 from kneo.redaction import scrub_secrets
-from kneo.workflows.steps import StepOutcome
 
 AGENT_TOOL_SCHEMA = {
     "type": "object",

@@ -14,20 +14,14 @@ from kneo.agents.executor import execute_unit, runs_inline
 from kneo.agents.outcome import secure_outcome
 from kneo.context import REQUEST_ID, REQUEST_ID_HEADER
 from kneo.db import transaction, utcnow
+from kneo.execution import ClaimedStep, StepOutcome
 from kneo.observability.spans import lease_span, observe_step
 from kneo.tasks.app import celery_app
 from kneo.tasks.dispatch import STEP_TASK, after_commit
 from kneo.tasks.runtime import WorkerRuntime, get_runtime
 from kneo.tasks.time_limit import call_with_time_limit
 from kneo.tasks.worker_log import log_step
-from kneo.workflows.steps import (
-    ClaimedStep,
-    StepOutcome,
-    claim_inline,
-    claim_step,
-    complete_step,
-    run_is_active,
-)
+from kneo.workflows.steps import claim_inline, claim_step, complete_step, run_is_active
 
 WORKER_ID = f"{socket.gethostname()}-{uuid.uuid4().hex[:8]}"
 

@@ -79,8 +79,9 @@ def retention() -> dict[str, int]:
 
 def run_reconcile() -> int:
     """The reconcile sweep body (shared with ``flask sweeps reconcile``)."""
+    from kneo.execution import ClaimedStep, StepOutcome
     from kneo.models import Run
-    from kneo.workflows.steps import ClaimedStep, StepOutcome, complete_step
+    from kneo.workflows.steps import complete_step
 
     runtime = get_runtime()
     settings = runtime.settings

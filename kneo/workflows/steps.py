@@ -5,61 +5,17 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
+from kneo.execution import ClaimedStep, StepOutcome
 from kneo.models import Run, RunStatus, StepRun, StepStatus
 from kneo.workflows import engine
 from kneo.workflows.recording import add_checkpoint, add_trace_event
 from kneo.workflows.transitions import Dispatch, Transition, apply_decision, lock_run
-
-
-@dataclass(frozen=True)
-class ClaimedStep:
-    """A step this worker now owns until ``lease_expires_at``."""
-
-    step_run_id: str
-    run_id: str
-    attempt: int
-    max_attempts: int
-    step_id: str
-    kind: str
-    ref: str | None
-    input_text: str
-    timeout_seconds: int
-    plan: dict[str, Any]
-    unit: dict[str, Any]
-
-    @classmethod
-    def of(cls, row: StepRun, plan: dict[str, Any]) -> ClaimedStep:
-        """The claim of ``row`` (as updated by the claim) with its run's plan."""
-        return cls(
-            step_run_id=row.id,
-            run_id=row.run_id,
-            attempt=row.attempt,
-            max_attempts=row.max_attempts,
-            step_id=row.step_id,
-            kind=row.kind,
-            ref=row.ref,
-            input_text=row.input_text or "",
-            timeout_seconds=row.timeout_seconds,
-            plan=plan,
-            unit=dict(row.unit or {}),
-        )
-
-
-@dataclass
-class StepOutcome:
-    """What executing a step produced (success when ``error`` is None)."""
-
-    output_text: str | None = None
-    error: dict[str, Any] | None = None
-    events: list[dict[str, Any]] = field(default_factory=list)
-    messages: list[dict[str, Any]] = field(default_factory=list)
 
 
 class PlanCache:

@@ -66,7 +66,7 @@ def test_guardrail_block_is_not_retried_or_continued() -> None:
 
 def test_workflow_stage_guardrails_check_every_step_output() -> None:
     from kneo.agents.executor import execute_unit
-    from kneo.workflows.steps import ClaimedStep
+    from kneo.execution import ClaimedStep
 
     raw = {
         "version": "v1",
