@@ -14,7 +14,7 @@ from kneo.web.extensions import Blueprint
 from kneo.web.responses import json_response
 from kneo.web.schemas import AuditQuerySchema
 from kneo.workflows import queries
-from kneo.workflows.views import reviewer_view
+from kneo.workflows.serialize import reviewer_view
 
 blp = Blueprint("audit", __name__, description="The audit trail, newest first.")
 

@@ -16,7 +16,7 @@ from kneo.web.schemas import SpecRequestSchema
 from kneo.web.specs import load_raw
 from kneo.workflows.kinds.layout import run_graph, workflow_graph
 from kneo.workflows.runs import get_run
-from kneo.workflows.views import run_state
+from kneo.workflows.serialize import run_state
 
 blp = Blueprint("graph", __name__, description="Workflow graphs of specs and runs.")
 

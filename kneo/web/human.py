@@ -20,7 +20,7 @@ from kneo.web.schemas import HumanResumeSchema, HumanTaskQuerySchema
 from kneo.workflows import queries
 from kneo.workflows.human import Resume, resume_task
 from kneo.workflows.runs import get_run
-from kneo.workflows.views import human_task_view, reviewer_view
+from kneo.workflows.serialize import human_task_view, reviewer_view
 
 blp = Blueprint("human", __name__, description="Human tasks: list, inspect, resume.")
 

@@ -27,8 +27,7 @@ from kneo.web.schemas import (
 )
 from kneo.workflows import queries, replay, results
 from kneo.workflows.runs import RunRequest, cancel_run, continue_run, get_run, submit_run
-from kneo.workflows.transitions import Transition
-from kneo.workflows.views import (
+from kneo.workflows.serialize import (
     checkpoint_view,
     redacted_messages,
     run_metadata,
@@ -38,6 +37,7 @@ from kneo.workflows.views import (
     spec_fields,
     trace_event_view,
 )
+from kneo.workflows.transitions import Transition
 
 blp = Blueprint("runs", __name__, description="Runs: create, inspect, cancel, continue.")
 

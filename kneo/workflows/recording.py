@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from kneo.db import isoformat
 from kneo.models import Checkpoint, Run, TraceEvent, new_id
 from kneo.redaction import redact, redact_text
-from kneo.workflows.views import run_state
+from kneo.workflows.serialize import run_state
 
 PREVIEW_CHARS = 500
 

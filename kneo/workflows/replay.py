@@ -11,7 +11,7 @@ from kneo.errors import BadRequest
 from kneo.models import Checkpoint, Run, RunStatus
 from kneo.redaction import redact
 from kneo.workflows import engine
-from kneo.workflows.views import checkpoint_state, checkpoint_summary, redacted_messages
+from kneo.workflows.serialize import checkpoint_state, checkpoint_summary, redacted_messages
 
 MAX_DIFF_CHANGES = 200
 

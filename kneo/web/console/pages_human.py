@@ -20,7 +20,7 @@ from kneo.web.context import db
 from kneo.web.human import resume_continuation
 from kneo.web.schemas import HumanResumeSchema
 from kneo.workflows import queries
-from kneo.workflows.views import human_task_view
+from kneo.workflows.serialize import human_task_view
 
 INBOX_SIZE = 50
 TASK_STATUSES = ("pending", "resolved", "expired", "cancelled")

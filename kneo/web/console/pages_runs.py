@@ -20,7 +20,7 @@ from kneo.web.context import db, notifier, settings
 from kneo.workflows import queries, replay
 from kneo.workflows.kinds.layout import run_graph
 from kneo.workflows.runs import cancel_run, continue_run, get_run
-from kneo.workflows.views import checkpoint_summary, run_state, run_status_view, trace_event_view
+from kneo.workflows.serialize import checkpoint_summary, run_state, run_status_view, trace_event_view
 
 PAGE_SIZE = 25
 STATUSES = (RunStatus.RUNNING, RunStatus.BLOCKED, *sorted(RunStatus.TERMINAL))

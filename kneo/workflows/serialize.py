@@ -1,4 +1,4 @@
-"""Read models: the contract's dict shapes for runs, checkpoints, trace events, human tasks."""
+"""Serialisation into the contract's JSON: runs, checkpoints, trace events, human tasks as dicts."""
 
 from __future__ import annotations
 
