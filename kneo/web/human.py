@@ -15,9 +15,10 @@ from kneo.web.context import db, settings
 from kneo.web.extensions import Blueprint
 from kneo.web.idempotency import idempotent
 from kneo.web.responses import json_response
-from kneo.web.runs import finish_transition, result_metadata
+from kneo.web.runs import finish_transition
 from kneo.web.schemas import HumanResumeSchema, HumanTaskQuerySchema
 from kneo.workflows import queries
+from kneo.workflows.answers import result_metadata
 from kneo.workflows.human import Resume, resume_task
 from kneo.workflows.runs import get_run
 from kneo.workflows.serialize import human_task_view, reviewer_view

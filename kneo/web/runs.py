@@ -25,7 +25,8 @@ from kneo.web.schemas import (
     RunListQuerySchema,
     TraceQuerySchema,
 )
-from kneo.workflows import queries, replay, results
+from kneo.workflows import queries, replay
+from kneo.workflows.answers import create_response
 from kneo.workflows.runs import RunRequest, cancel_run, continue_run, get_run, submit_run
 from kneo.workflows.serialize import (
     checkpoint_view,
@@ -33,7 +34,6 @@ from kneo.workflows.serialize import (
     run_metadata,
     run_state,
     run_status_view,
-    settled_trace,
     spec_fields,
     trace_event_view,
 )
@@ -79,29 +79,6 @@ def wait_until_settled(run_id: str, timeout: float) -> None:
                 return
     finally:
         notifier().unregister(run_id, event)
-
-
-def result_metadata(run: Run) -> dict[str, Any]:
-    """The run-result metadata of a synchronous answer: what the settling transition stored, or
-    (a run still running when the wait ended) the same keys as they stand now."""
-    stored = run.run_metadata or {}
-    if "sdk" in stored:
-        return {key: stored[key] for key in results.RESULT_KEYS if key in stored} | {"trace": settled_trace(stored)}
-    return results.result_metadata(run, run.plan, None, utcnow())
-
-
-def create_response(run: Run, async_mode: bool) -> dict[str, Any]:
-    """The RunCreateResponse shape."""
-    blocked = run.status == RunStatus.BLOCKED
-    return {
-        "run_id": run.id,
-        "status": run.status,
-        "output_text": None if async_mode else run.output_text,
-        "human_intervention_required": blocked and not async_mode,
-        "continuation_id": run.continuation_id if blocked and not async_mode else None,
-        "metadata": run_metadata(run) if async_mode else result_metadata(run),
-        "error": run.error,
-    }
 
 
 def start_run(body: dict[str, Any], audit_type: str, force_sync: bool = False) -> tuple[dict[str, Any], int]:
