@@ -13,6 +13,7 @@ from kneo.web.context import db
 from kneo.web.extensions import Blueprint
 from kneo.web.responses import json_response
 from kneo.web.schemas import AuditQuerySchema
+from kneo.web.schemas.admin import AuditEventListResponseSchema
 from kneo.workflows import queries
 from kneo.workflows.serialize import reviewer_view
 
@@ -23,7 +24,7 @@ blp = Blueprint("audit", __name__, description="The audit trail, newest first.")
 class AuditEvents(MethodView):
     @require_scope("audit:read")
     @blp.arguments(AuditQuerySchema, location="query")
-    @blp.response(200)
+    @blp.response(200, AuditEventListResponseSchema)
     def get(self, query: dict[str, Any]) -> Response:
         """List audit events (filters AND-combined)."""
         page = queries.Page(query["limit"], query["offset"], query["sort_by"], query["sort_order"])

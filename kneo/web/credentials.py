@@ -18,6 +18,7 @@ from kneo.web.context import db, settings
 from kneo.web.extensions import Blueprint
 from kneo.web.responses import json_response
 from kneo.web.schemas import StrictSchema
+from kneo.web.schemas.admin import CredentialInventoryResponseSchema
 
 
 def _check_extras(names: list[str]) -> None:
@@ -52,7 +53,7 @@ def inventory_item(ref: dict[str, Any]) -> dict[str, Any]:
 class Credentials(MethodView):
     @require_scope("credentials:read")
     @blp.arguments(CredentialQuerySchema, location="query")
-    @blp.response(200)
+    @blp.response(200, CredentialInventoryResponseSchema)
     def get(self, query: dict[str, Any]) -> Response:
         """The inventory of provider, extra and service-token references."""
         _check_extras(query["extras"])

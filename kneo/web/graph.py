@@ -13,6 +13,7 @@ from kneo.web.context import db, settings
 from kneo.web.extensions import Blueprint
 from kneo.web.responses import json_response
 from kneo.web.schemas import SpecRequestSchema
+from kneo.web.schemas.graph import RunGraphSchema, WorkflowGraphSchema
 from kneo.web.specs import load_raw
 from kneo.workflows.kinds.layout import run_graph, workflow_graph
 from kneo.workflows.runs import get_run
@@ -25,7 +26,7 @@ blp = Blueprint("graph", __name__, description="Workflow graphs of specs and run
 class SpecGraph(MethodView):
     @require_scope("specs:read")
     @blp.arguments(SpecRequestSchema)
-    @blp.response(200)
+    @blp.response(200, WorkflowGraphSchema)
     def post(self, body: dict[str, Any]) -> Response:
         """``{workflow, nodes, edges}`` of the spec's root workflow (compiled; 422 when invalid)."""
         raw = load_raw(body)
@@ -38,7 +39,7 @@ class SpecGraph(MethodView):
 @blp.route("/runs/<run_id>/graph")
 class RunGraph(MethodView):
     @require_scope("runs:read")
-    @blp.response(200)
+    @blp.response(200, RunGraphSchema)
     def get(self, run_id: str) -> Response:
         """The run's workflow graph (from the plan stored with the run) with visited state."""
         run = get_run(db(), run_id)

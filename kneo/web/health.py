@@ -17,6 +17,7 @@ from kneo.web.context import db, settings
 from kneo.web.errors import envelope
 from kneo.web.extensions import Blueprint
 from kneo.web.responses import json_response
+from kneo.web.schemas.admin import HealthResponseSchema
 
 blp = Blueprint("health", __name__, description="Health and readiness probes (no key needed).")
 SERVICE = "kneo-serv-platform"
@@ -37,7 +38,7 @@ def health_body(metadata: dict[str, Any]) -> dict[str, Any]:
 
 @blp.route("/healthz")
 class Healthz(MethodView):
-    @blp.response(200)
+    @blp.response(200, HealthResponseSchema)
     def get(self) -> Response:
         """Static health answer; touches no storage."""
         return json_response(health_body({"status": "healthy"}), redacted=True)
@@ -45,7 +46,7 @@ class Healthz(MethodView):
 
 @blp.route("/livez")
 class Livez(MethodView):
-    @blp.response(200)
+    @blp.response(200, HealthResponseSchema)
     def get(self) -> Response:
         """Static liveness answer."""
         return json_response(health_body({"status": "alive"}), redacted=True)
@@ -119,7 +120,7 @@ def readiness() -> tuple[bool, dict[str, Any]]:
 
 @blp.route("/readyz")
 class Readyz(MethodView):
-    @blp.response(200)
+    @blp.response(200, HealthResponseSchema)
     def get(self) -> Response:
         """Ready iff the database, the queue table and the broker answer."""
         ready, metadata = readiness()

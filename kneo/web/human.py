@@ -17,6 +17,8 @@ from kneo.web.idempotency import idempotent
 from kneo.web.responses import json_response
 from kneo.web.runs import finish_transition
 from kneo.web.schemas import HumanResumeSchema, HumanTaskQuerySchema
+from kneo.web.schemas.human import HumanTaskListResponseSchema, HumanTaskResponseSchema
+from kneo.web.schemas.runs import HumanResumeResponseSchema
 from kneo.workflows import queries
 from kneo.workflows.answers import result_metadata
 from kneo.workflows.human import Resume, resume_task
@@ -30,7 +32,7 @@ blp = Blueprint("human", __name__, description="Human tasks: list, inspect, resu
 class HumanTasks(MethodView):
     @require_scope("human:read")
     @blp.arguments(HumanTaskQuerySchema, location="query")
-    @blp.response(200)
+    @blp.response(200, HumanTaskListResponseSchema)
     def get(self, query: dict[str, Any]) -> Response:
         """List human tasks: open ones by default (``pending``, which includes ``escalated``);
         ``status`` picks another status or ``all``; filter by run, workflow kind, escalation."""
@@ -43,7 +45,7 @@ class HumanTasks(MethodView):
 @blp.route("/human-tasks/<continuation_id>")
 class HumanTaskItem(MethodView):
     @require_scope("human:read")
-    @blp.response(200)
+    @blp.response(200, HumanTaskResponseSchema)
     def get(self, continuation_id: str) -> Response:
         """One task's pending request (null once resolved)."""
         task = db().get(HumanTask, continuation_id)
@@ -93,7 +95,7 @@ def resume_continuation(continuation_id: str, body: dict[str, Any], wait: bool =
 class HumanTaskResume(MethodView):
     @require_scope("human:write")
     @blp.arguments(HumanResumeSchema)
-    @blp.response(200)
+    @blp.response(200, HumanResumeResponseSchema)
     def post(self, body: dict[str, Any], continuation_id: str) -> Response:
         """Resume the paused step with a decision; exactly one resume wins."""
         payload = {"continuation_id": continuation_id, "request": body}

@@ -20,6 +20,11 @@ from kneo.web.context import db, settings
 from kneo.web.extensions import Blueprint
 from kneo.web.responses import json_response
 from kneo.web.schemas import StrictSchema, _limits
+from kneo.web.schemas.admin import (
+    EnvironmentPolicyListResponseSchema,
+    EnvironmentPolicyResponseSchema,
+    PolicyPreviewResponseSchema,
+)
 from kneo.workflows.policies import preview_policy, set_environment_policy
 
 blp = Blueprint("policies", __name__, description="Environment policies.")
@@ -71,7 +76,7 @@ def refuse_bound_principal(principal: Principal | None) -> None:
 @blp.route("/policies/environment")
 class Policies(MethodView):
     @require_scope("policies:read")
-    @blp.response(200)
+    @blp.response(200, EnvironmentPolicyListResponseSchema)
     def get(self) -> Response:
         """Every stored environment policy."""
         rows = db().execute(select(EnvironmentPolicy).order_by(EnvironmentPolicy.environment)).scalars().all()
@@ -81,7 +86,7 @@ class Policies(MethodView):
 @blp.route("/policies/environment/<environment>")
 class PolicyItem(MethodView):
     @require_scope("policies:read")
-    @blp.response(200)
+    @blp.response(200, EnvironmentPolicyResponseSchema)
     def get(self, environment: str) -> Response:
         """One environment's policy (null when none is stored)."""
         environment = check_environment(environment)
@@ -92,7 +97,7 @@ class PolicyItem(MethodView):
 
     @require_scope("policies:write")
     @blp.arguments(EnvironmentPolicySchema)
-    @blp.response(200)
+    @blp.response(200, EnvironmentPolicyResponseSchema)
     def put(self, body: dict[str, Any], environment: str) -> Response:
         """Replace an environment's policy (missing fields reset to defaults); audited."""
         environment = check_environment(environment)
@@ -107,7 +112,7 @@ class PolicyItem(MethodView):
 class PolicyPreview(MethodView):
     @require_scope("policies:read")
     @blp.arguments(EnvironmentPolicySchema)
-    @blp.response(200)
+    @blp.response(200, PolicyPreviewResponseSchema)
     def post(self, body: dict[str, Any], environment: str) -> Response:
         """What a candidate policy would change (field diff; runs whose block outcome flips); nothing is stored."""
         environment = check_environment(environment)

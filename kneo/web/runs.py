@@ -25,6 +25,15 @@ from kneo.web.schemas import (
     RunListQuerySchema,
     TraceQuerySchema,
 )
+from kneo.web.schemas.run_views import (
+    CheckpointDiffResponseSchema,
+    CheckpointListResponseSchema,
+    RunRecoveryResponseSchema,
+    RunReplayResponseSchema,
+    TraceResponseSchema,
+)
+from kneo.web.schemas.runs import RunCreateResponseSchema, RunListResponseSchema, RunStatusResponseSchema
+from kneo.web.schemas.specs import SpecPolicyReportResponseSchema
 from kneo.workflows import queries, replay
 from kneo.workflows.answers import create_response
 from kneo.workflows.runs import RunRequest, cancel_run, continue_run, get_run, submit_run
@@ -108,7 +117,7 @@ def finish_transition(run: Run, transition: Transition, async_mode: bool) -> dic
 class Runs(MethodView):
     @require_scope("runs:read")
     @blp.arguments(RunListQuerySchema, location="query")
-    @blp.response(200)
+    @blp.response(200, RunListResponseSchema)
     def get(self, query: dict[str, Any]) -> Response:
         """List runs (filter by status; sort and paginate in SQL)."""
         page = queries.Page(query["limit"], query["offset"], query["sort_by"], query["sort_order"])
@@ -118,8 +127,10 @@ class Runs(MethodView):
 
     @require_scope("runs:write")
     @blp.arguments(RunCreateSchema)
-    @blp.response(200)
-    @blp.alt_response(202, description="Accepted: an async run was queued (`async_mode: true`).")
+    @blp.response(200, RunCreateResponseSchema)
+    @blp.alt_response(
+        202, schema=RunCreateResponseSchema, description="Accepted: an async run was queued (`async_mode: true`)."
+    )
     def post(self, body: dict[str, Any]) -> Response:
         """Create a run (sync waits until completed or blocked; async returns at once)."""
         return idempotent("runs:create", body, lambda: start_run(body, "run.created"))
@@ -128,7 +139,7 @@ class Runs(MethodView):
 @blp.route("/runs/<run_id>")
 class RunItem(MethodView):
     @require_scope("runs:read")
-    @blp.response(200)
+    @blp.response(200, RunStatusResponseSchema)
     def get(self, run_id: str) -> Response:
         """One run's status."""
         return json_response(run_status_view(get_run(db(), run_id)))
@@ -137,7 +148,7 @@ class RunItem(MethodView):
 @blp.route("/runs/<run_id>/cancel")
 class RunCancel(MethodView):
     @require_scope("runs:write")
-    @blp.response(200)
+    @blp.response(200, RunStatusResponseSchema)
     def post(self, run_id: str) -> Response:
         """Cancel a run; a terminal run is returned unchanged."""
         session = db()
@@ -150,7 +161,7 @@ class RunCancel(MethodView):
 @blp.route("/runs/<run_id>/continue")
 class RunContinue(MethodView):
     @require_scope("runs:write")
-    @blp.response(200)
+    @blp.response(200, RunCreateResponseSchema)
     def post(self, run_id: str) -> Response:
         """Continue a failed sequential run from its last completed step."""
         session = db()
@@ -163,7 +174,7 @@ class RunContinue(MethodView):
 class RunTrace(MethodView):
     @require_scope("runs:read")
     @blp.arguments(TraceQuerySchema, location="query")
-    @blp.response(200)
+    @blp.response(200, TraceResponseSchema)
     def get(self, query: dict[str, Any], run_id: str) -> Response:
         """The run's trace events."""
         session = db()
@@ -179,7 +190,7 @@ class RunTrace(MethodView):
 class RunCheckpoints(MethodView):
     @require_scope("runs:read")
     @blp.arguments(CheckpointQuerySchema, location="query")
-    @blp.response(200)
+    @blp.response(200, CheckpointListResponseSchema)
     def get(self, query: dict[str, Any], run_id: str) -> Response:
         """The run's checkpoints (404 for an unknown run)."""
         session = db()
@@ -196,7 +207,7 @@ class RunCheckpoints(MethodView):
 class RunCheckpointDiff(MethodView):
     @require_scope("runs:read")
     @blp.arguments(DiffQuerySchema, location="query")
-    @blp.response(200)
+    @blp.response(200, CheckpointDiffResponseSchema)
     def get(self, query: dict[str, Any], run_id: str) -> Response:
         """Differences between two checkpoints (default: the last two)."""
         session = db()
@@ -208,7 +219,7 @@ class RunCheckpointDiff(MethodView):
 @blp.route("/runs/<run_id>/replay")
 class RunReplay(MethodView):
     @require_scope("runs:read")
-    @blp.response(200)
+    @blp.response(200, RunReplayResponseSchema)
     def get(self, run_id: str) -> Response:
         """The run's checkpoint timeline and replay context."""
         session = db()
@@ -218,7 +229,7 @@ class RunReplay(MethodView):
 @blp.route("/runs/<run_id>/recovery")
 class RunRecovery(MethodView):
     @require_scope("runs:read")
-    @blp.response(200)
+    @blp.response(200, RunRecoveryResponseSchema)
     def get(self, run_id: str) -> Response:
         """What recovery would start from."""
         session = db()
@@ -228,7 +239,7 @@ class RunRecovery(MethodView):
 @blp.route("/runs/<run_id>/policy-report")
 class RunPolicyReport(MethodView):
     @require_scope("specs:read")
-    @blp.response(200)
+    @blp.response(200, SpecPolicyReportResponseSchema)
     def get(self, run_id: str) -> Response:
         """The policy report of the spec the run was created from."""
         from kneo.audit.record import record_audit

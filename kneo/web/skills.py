@@ -14,6 +14,7 @@ from kneo.web.context import settings
 from kneo.web.extensions import Blueprint
 from kneo.web.responses import json_response
 from kneo.web.schemas import PageQuerySchema
+from kneo.web.schemas.admin import SkillListResponseSchema
 from kneo.workflows.queries import Page
 
 blp = Blueprint("skills", __name__, description="The skill catalog (nothing is loaded or compiled).")
@@ -29,7 +30,7 @@ class SkillQuerySchema(PageQuerySchema):
 class Skills(MethodView):
     @require_scope("specs:read")
     @blp.arguments(SkillQuerySchema, location="query")
-    @blp.response(200)
+    @blp.response(200, SkillListResponseSchema)
     def get(self, query: dict[str, Any]) -> Response:
         """Discoverable skills ``{name, description, path}``, sorted and paged."""
         page = Page(query["limit"], query["offset"], query["sort_by"], query["sort_order"])

@@ -19,6 +19,13 @@ from kneo.web.idempotency import idempotent
 from kneo.web.responses import json_response
 from kneo.web.runs import start_run
 from kneo.web.schemas import RunCreateSchema, SpecRequestSchema, SpecSourceSchema
+from kneo.web.schemas.runs import RunCreateResponseSchema
+from kneo.web.schemas.specs import (
+    SpecCompileResponseSchema,
+    SpecExplainResponseSchema,
+    SpecPolicyReportResponseSchema,
+    SpecValidateResponseSchema,
+)
 from kneo.workflows.bundles import signed_body
 from kneo.workflows.policies import enforce_stored_policy, stored_policy
 
@@ -82,7 +89,7 @@ def _report_with_policy(raw: dict[str, Any], body: dict[str, Any]) -> specs.Vali
 class SpecValidate(MethodView):
     @require_scope("specs:read")
     @blp.arguments(SpecBodySchema)
-    @blp.response(200)
+    @blp.response(200, SpecValidateResponseSchema)
     def post(self, body: dict[str, Any]) -> Response:
         """Validate a spec: ``{valid, diagnostics}`` (invalid specs are a 200 with valid=false).
 
@@ -105,7 +112,7 @@ class SpecValidate(MethodView):
 class SpecCompile(MethodView):
     @require_scope("specs:read")
     @blp.arguments(SpecCompileSchema)
-    @blp.response(200)
+    @blp.response(200, SpecCompileResponseSchema)
     def post(self, body: dict[str, Any]) -> Response:
         """Compile a spec (422 with diagnostics when it has errors); nothing is imported."""
         raw = load_raw(signed_body(body, settings()))
@@ -129,7 +136,7 @@ class SpecCompile(MethodView):
 class SpecExplain(MethodView):
     @require_scope("specs:read")
     @blp.arguments(SpecExplainSchema)
-    @blp.response(200)
+    @blp.response(200, SpecExplainResponseSchema)
     def post(self, body: dict[str, Any]) -> Response:
         """Names of the root agent, root workflow and component agents."""
         raw = load_raw(body)
@@ -142,7 +149,7 @@ class SpecExplain(MethodView):
 class SpecPolicyReport(MethodView):
     @require_scope("specs:read")
     @blp.arguments(SpecBodySchema)
-    @blp.response(200)
+    @blp.response(200, SpecPolicyReportResponseSchema)
     def post(self, body: dict[str, Any]) -> Response:
         """The governance report of a spec (§11.2)."""
         raw = load_raw(body)
@@ -155,8 +162,10 @@ class SpecPolicyReport(MethodView):
 class SpecRun(MethodView):
     @require_scope("runs:write")
     @blp.arguments(RunCreateSchema)
-    @blp.response(200)
-    @blp.alt_response(202, description="Accepted: an async run was queued (`async_mode: true`).")
+    @blp.response(200, RunCreateResponseSchema)
+    @blp.alt_response(
+        202, schema=RunCreateResponseSchema, description="Accepted: an async run was queued (`async_mode: true`)."
+    )
     def post(self, body: dict[str, Any]) -> Response:
         """Run a spec synchronously (``async_mode`` is honoured too)."""
         return idempotent("specs:run", body, lambda: start_run(body, "spec.run"))

@@ -1,4 +1,5 @@
-"""Marshmallow schemas: request bodies and query strings (limits of contract §5)."""
+"""Marshmallow schemas: request bodies and query strings (limits of contract §5) here, documented
+responses by resource in the submodules."""
 
 from __future__ import annotations
 
