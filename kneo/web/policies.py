@@ -7,14 +7,9 @@ from typing import Any
 from flask import Response
 from flask.views import MethodView
 from marshmallow import ValidationError, fields, validates_schema
-from sqlalchemy import select
 
 from kneo import specs
-from kneo.auth.keys import Principal
 from kneo.db import transaction, utcnow
-from kneo.environments import normalise_environment
-from kneo.errors import Forbidden, Unprocessable
-from kneo.models import EnvironmentPolicy
 from kneo.web.auth import current_principal, require_scope
 from kneo.web.context import db, settings
 from kneo.web.extensions import Blueprint
@@ -25,10 +20,16 @@ from kneo.web.schemas.admin import (
     EnvironmentPolicyResponseSchema,
     PolicyPreviewResponseSchema,
 )
-from kneo.workflows.policies import preview_policy, set_environment_policy
+from kneo.workflows.policies import (
+    check_environment,
+    environment_policies,
+    preview_policy,
+    refuse_bound_principal,
+    set_environment_policy,
+    stored_policy,
+)
 
 blp = Blueprint("policies", __name__, description="Environment policies.")
-MAX_ENVIRONMENT_CHARS = 128
 
 
 class EnvironmentPolicySchema(StrictSchema):
@@ -59,27 +60,13 @@ class EnvironmentPolicySchema(StrictSchema):
             )
 
 
-def check_environment(environment: str) -> str:
-    """The canonical spelling of a path's environment (422 when blank or too long)."""
-    name = normalise_environment(environment)
-    if name is None or len(name) > MAX_ENVIRONMENT_CHARS:
-        raise Unprocessable(f"environment must be 1..{MAX_ENVIRONMENT_CHARS} characters.", code="invalid_environment")
-    return name
-
-
-def refuse_bound_principal(principal: Principal | None) -> None:
-    """403 for a key bound to environments: it runs under their policies, so may not change any."""
-    if principal is not None and principal.environments:
-        raise Forbidden("A key bound to environments may not change environment policies.", code="forbidden")
-
-
 @blp.route("/policies/environment")
 class Policies(MethodView):
     @require_scope("policies:read")
     @blp.response(200, EnvironmentPolicyListResponseSchema)
     def get(self) -> Response:
         """Every stored environment policy."""
-        rows = db().execute(select(EnvironmentPolicy).order_by(EnvironmentPolicy.environment)).scalars().all()
+        rows = environment_policies(db())
         return json_response({"policies": {r.environment: r.policy for r in rows}, "count": len(rows)})
 
 
@@ -90,10 +77,8 @@ class PolicyItem(MethodView):
     def get(self, environment: str) -> Response:
         """One environment's policy (null when none is stored)."""
         environment = check_environment(environment)
-        row = db().get(EnvironmentPolicy, environment)
-        return json_response(
-            {"environment": environment, "policy": row.policy if row else None, "previous_policy": None}
-        )
+        policy = stored_policy(db(), environment)
+        return json_response({"environment": environment, "policy": policy, "previous_policy": None})
 
     @require_scope("policies:write")
     @blp.arguments(EnvironmentPolicySchema)

@@ -8,7 +8,6 @@ from typing import Any
 from flask import Response, g
 from flask.views import MethodView
 
-from kneo import specs
 from kneo.db import transaction, utcnow
 from kneo.errors import BadRequest
 from kneo.models import Run, RunStatus
@@ -46,6 +45,7 @@ from kneo.workflows.serialize import (
     spec_fields,
     trace_event_view,
 )
+from kneo.workflows.spec_tools import run_policy_report
 from kneo.workflows.transitions import Transition
 
 blp = Blueprint("runs", __name__, description="Runs: create, inspect, cancel, continue.")
@@ -242,22 +242,7 @@ class RunPolicyReport(MethodView):
     @blp.response(200, SpecPolicyReportResponseSchema)
     def get(self, run_id: str) -> Response:
         """The policy report of the spec the run was created from."""
-        from kneo.audit.record import record_audit
-
         session = db(write=True)
-        run = get_run(session, run_id)
-        raw = run.spec
-        if raw is None and run.run_metadata.get("spec_path"):
-            raw = specs.load_document(None, run.run_metadata["spec_path"], spec_root=settings().spec_root)
-        if raw is None:
-            raise BadRequest("Run has no stored spec to report on.", code="ValueError")
-        result = specs.policy_report(raw, allowed_modules=settings().allowed_modules)
         with transaction(session):
-            record_audit(
-                session,
-                "spec.policy_reported",
-                actor=current_principal().name,
-                run_id=run.id,
-                metadata={"valid": result["valid"], "source": "run"},
-            )
+            result = run_policy_report(session, run_id, current_principal().name, settings())
         return json_response(result)

@@ -9,9 +9,7 @@ from flask.views import MethodView
 from marshmallow import fields
 
 from kneo import specs
-from kneo.audit.record import record_audit
 from kneo.db import transaction
-from kneo.errors import BadRequest
 from kneo.web.auth import current_principal, require_scope
 from kneo.web.context import db, settings
 from kneo.web.extensions import Blueprint
@@ -27,7 +25,8 @@ from kneo.web.schemas.specs import (
     SpecValidateResponseSchema,
 )
 from kneo.workflows.bundles import signed_body
-from kneo.workflows.policies import enforce_stored_policy, stored_policy
+from kneo.workflows.policies import enforce_stored_policy
+from kneo.workflows.spec_tools import load_spec, record_spec_use, validate_with_policy
 
 blp = Blueprint("specs", __name__, description="Spec tools: validate, compile, explain, report, run.")
 
@@ -42,47 +41,13 @@ class SpecCompileSchema(SpecRequestSchema):
 
 def load_raw(body: dict[str, Any]) -> dict[str, Any]:
     """The request's spec document (400 when neither spec nor spec_path is given)."""
-    if body.get("spec") is None and not body.get("spec_path"):
-        raise BadRequest("Either spec or spec_path is required.", code="ValueError")
-    return specs.load_document(
-        body.get("spec"),
-        body.get("spec_path"),
-        spec_root=settings().spec_root,
-        overrides=body.get("overrides") or None,
-    )
+    return load_spec(body, settings())
 
 
 def audit(event_type: str, body: dict[str, Any], **extra: Any) -> None:
     session = db()
     with transaction(session):
-        record_audit(
-            session,
-            event_type,
-            actor=current_principal().name,
-            metadata={
-                "spec_path": body.get("spec_path"),
-                "inline_spec": body.get("spec") is not None,
-                "environment": body.get("environment"),
-                "overlays": body.get("overlays") or [],
-                **extra,
-            },
-        )
-
-
-def _report_with_policy(raw: dict[str, Any], body: dict[str, Any]) -> specs.ValidationReport:
-    report = specs.validate_document(raw, allowed_modules=settings().allowed_modules, bounds=settings().spec_bounds)
-    environment = body.get("environment")
-    if environment and report.valid:
-        policy = stored_policy(db(), environment)
-        if policy:
-            extra = specs.enforce_environment_policy(
-                raw, environment, policy, mcp_commands=settings().agents.sandbox.commands
-            )
-            report = specs.ValidationReport(
-                valid=report.valid and not any(d.severity == "error" for d in extra),
-                diagnostics=[*report.diagnostics, *extra],
-            )
-    return report
+        record_spec_use(session, event_type, current_principal().name, body, **extra)
 
 
 @blp.route("/specs/validate")
@@ -103,7 +68,7 @@ class SpecValidate(MethodView):
                 diagnostics=[specs.Diagnostic("E_SCHEMA", "error", exc.message, None, "Check the YAML/JSON syntax.")],
             )
         else:
-            report = _report_with_policy(raw, body)
+            report = validate_with_policy(db(), raw, body.get("environment"), settings())
         audit("spec.validated", body, valid=report.valid)
         return json_response(report.to_dict())
 

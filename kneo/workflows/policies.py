@@ -11,12 +11,33 @@ from sqlalchemy.orm import Session, undefer
 
 from kneo import specs
 from kneo.audit.record import record_audit
+from kneo.auth.keys import Principal
 from kneo.config import Settings
 from kneo.environments import normalise_environment
-from kneo.errors import Forbidden
+from kneo.errors import Forbidden, Unprocessable
 from kneo.models import EnvironmentPolicy, Run
 
 MAX_PREVIEW_RUNS = 500
+MAX_ENVIRONMENT_CHARS = 128
+
+
+def check_environment(environment: str) -> str:
+    """The canonical spelling of an environment's name (422 when blank or too long)."""
+    name = normalise_environment(environment)
+    if name is None or len(name) > MAX_ENVIRONMENT_CHARS:
+        raise Unprocessable(f"environment must be 1..{MAX_ENVIRONMENT_CHARS} characters.", code="invalid_environment")
+    return name
+
+
+def refuse_bound_principal(principal: Principal | None) -> None:
+    """403 for a key bound to environments: it runs under their policies, so may not change any."""
+    if principal is not None and principal.environments:
+        raise Forbidden("A key bound to environments may not change environment policies.", code="forbidden")
+
+
+def environment_policies(session: Session) -> list[EnvironmentPolicy]:
+    """Every stored environment policy, by environment."""
+    return list(session.execute(select(EnvironmentPolicy).order_by(EnvironmentPolicy.environment)).scalars())
 
 
 def stored_policy(session: Session, environment: str) -> dict[str, Any] | None:

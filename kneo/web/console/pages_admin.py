@@ -7,20 +7,23 @@ from typing import Any
 
 from flask import flash, redirect, render_template, request, url_for
 from marshmallow import ValidationError
-from sqlalchemy import select
 
 from kneo.audit.record import audit_event_view
 from kneo.db import transaction, utcnow
 from kneo.errors import KneoError
-from kneo.models import EnvironmentPolicy
 from kneo.web.console.blueprint import bp
 from kneo.web.console.session import console_principal, page
 from kneo.web.context import db
-from kneo.web.credentials import credential_inventory
+from kneo.web.credentials import read_inventory
 from kneo.web.health import readiness
-from kneo.web.policies import EnvironmentPolicySchema, check_environment, refuse_bound_principal
+from kneo.web.policies import EnvironmentPolicySchema
 from kneo.workflows import queries
-from kneo.workflows.policies import set_environment_policy
+from kneo.workflows.policies import (
+    check_environment,
+    environment_policies,
+    refuse_bound_principal,
+    set_environment_policy,
+)
 
 AUDIT_PAGE = 50
 WORKER_WINDOW_MINUTES = 15
@@ -57,7 +60,7 @@ def policies() -> str:
 
 
 def _policies_page(errors: dict[str, Any], form: dict[str, Any], status: int = 200) -> Any:
-    rows = db().execute(select(EnvironmentPolicy).order_by(EnvironmentPolicy.environment)).scalars().all()
+    rows = environment_policies(db())
     stored = [
         {"environment": r.environment, "policy": r.policy, "updated_by": r.updated_by, "updated_at": r.updated_at}
         for r in rows
@@ -95,7 +98,7 @@ def save_policy() -> Any:
 @page("credentials:read")
 def credentials() -> str:
     principal = console_principal()
-    inventory = credential_inventory(principal.name if principal else "anonymous", [], [], True)
+    inventory = read_inventory(principal.name if principal else "anonymous", [], [], True)
     return render_template("console/credentials.html", inventory=inventory)
 
 
