@@ -12,17 +12,17 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from datetime import datetime
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from kneo.db import transaction, utcnow
 from kneo.tasks.app import celery_app
 from kneo.tasks.dispatch import after_commit
 from kneo.tasks.runtime import get_runtime
-from kneo.workflows.lifecycle import Outcome, due_human_tasks, due_runs, expire_human_task, time_out_run
-from kneo.workflows.lifecycle_retention import PRUNERS, cutoffs
-from kneo.workflows.sweeps import BATCH, reconcile_steps
-from kneo.workflows.transitions import Transition
+from kneo.workflows.sweeps.common import BATCH, Outcome
+from kneo.workflows.sweeps.deadlines import due_runs, time_out_run
+from kneo.workflows.sweeps.expiry import due_human_tasks, expire_human_task
+from kneo.workflows.sweeps.reconcile import reconcile as reconcile_pass
+from kneo.workflows.sweeps.retention import PRUNERS, cutoffs
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +30,6 @@ RECONCILE_TASK = "kneo.sweep.reconcile"
 HUMAN_EXPIRY_TASK = "kneo.sweep.human_expiry"
 DEADLINES_TASK = "kneo.sweep.deadlines"
 RETENTION_TASK = "kneo.sweep.retention"
-LOST_ATTEMPT_ALLOWANCE = 3
 MAX_RETENTION_BATCHES = 10_000
 
 
@@ -79,24 +78,14 @@ def retention() -> dict[str, int]:
 
 def run_reconcile() -> int:
     """The reconcile sweep body (shared with ``flask sweeps reconcile``)."""
-    from kneo.execution import ClaimedStep, StepOutcome
-    from kneo.models import Run
-    from kneo.workflows.steps import complete_step
-
     runtime = get_runtime()
     settings = runtime.settings
-    transition = Transition()
     with runtime.sessions() as session, transaction(session):
-        now = utcnow()
-        dispatches, exhausted = reconcile_steps(session, now, settings.reconcile_stale_seconds, LOST_ATTEMPT_ALLOWANCE)
-        transition.dispatches.extend(dispatches)
-        for row in exhausted:
-            plan = session.execute(select(Run.plan).where(Run.id == row.run_id)).scalar_one()
-            claimed = ClaimedStep.of(row, plan)
-            lost = StepOutcome(error={"message": "The worker executing this step was lost.", "type": "worker_lost"})
-            transition.merge(complete_step(session, claimed, lost, now, settings.step_timeout_seconds))
+        transition, exhausted = reconcile_pass(
+            session, utcnow(), settings.reconcile_stale_seconds, settings.step_timeout_seconds
+        )
     after_commit(transition, runtime.notifier)
-    _log_counts("reconcile", {"dispatched": len(transition.dispatches), "exhausted": len(exhausted)})
+    _log_counts("reconcile", {"dispatched": len(transition.dispatches), "exhausted": exhausted})
     return len(transition.dispatches)
 
 

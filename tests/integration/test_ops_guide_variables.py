@@ -22,7 +22,7 @@ from kneo.config import ConfigError, load_agent_settings, load_settings
 from kneo.observability import settings as obs
 from kneo.secrets import MissingSecretError
 from kneo.web import create_app
-from kneo.workflows.lifecycle_retention import cutoffs
+from kneo.workflows.sweeps.retention import cutoffs
 from tests.integration.test_ops_deploy import compose_checkout, compose_config
 from tests.support.services import ROOT
 

@@ -342,8 +342,8 @@ def test_concurrent_sweepers_on_postgres_apply_each_change_once(database_url: st
     from kneo.config import load_settings
     from kneo.db import make_engine, make_session_factory, transaction, utcnow
     from kneo.models import HumanTask, Run
-    from kneo.workflows import lifecycle
     from kneo.workflows.runs import RunRequest, submit_run
+    from kneo.workflows.sweeps import deadlines, expiry
 
     settings = load_settings(
         {
@@ -377,8 +377,8 @@ def test_concurrent_sweepers_on_postgres_apply_each_change_once(database_url: st
     def sweeper() -> None:
         barrier.wait()
         for due, handle in (
-            (lifecycle.due_human_tasks, lambda s, i, now: lifecycle.expire_human_task(s, i, now, 300)),
-            (lifecycle.due_runs, lifecycle.time_out_run),
+            (expiry.due_human_tasks, lambda s, i, now: expiry.expire_human_task(s, i, now, 300)),
+            (deadlines.due_runs, deadlines.time_out_run),
         ):
             with sessions() as session, transaction(session):
                 ids = due(session, utcnow())

@@ -16,10 +16,10 @@ from kneo.config import Retention, Settings, load_settings
 from kneo.db import make_engine, make_session_factory, transaction, utcnow
 from kneo.errors import Conflict
 from kneo.models import AuditEvent, Checkpoint, HumanTask, IdempotencyRecord, Run, StepRun, TraceEvent
-from kneo.workflows import lifecycle
 from kneo.workflows.human import Resume, resume_task
-from kneo.workflows.lifecycle_retention import PRUNERS, cutoffs
 from kneo.workflows.runs import RunRequest, cancel_run, submit_run
+from kneo.workflows.sweeps import deadlines, expiry
+from kneo.workflows.sweeps.retention import PRUNERS, cutoffs
 from tests.support import specs
 
 NOW = datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC)
@@ -33,26 +33,26 @@ NOW = datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC)
     [("fail", "fail"), ("continue", "continue"), ("escalate", "escalate"), ("bogus", "fail"), (None, "fail")],
 )
 def test_unknown_on_timeout_behaves_as_fail(value: object, policy: str) -> None:
-    assert lifecycle.timeout_policy(value) == policy
+    assert expiry.timeout_policy(value) == policy
 
 
 def test_expiry_and_deadline_messages_follow_the_contract() -> None:
-    assert lifecycle.expiry_message(30) == "Human task did not complete within 30s timeout."
-    assert lifecycle.expiry_message(1.5) == "Human task did not complete within 1.5s timeout."
-    assert lifecycle.expiry_message(None) == "Human task did not complete before its deadline."
-    assert lifecycle.deadline_message(5.0) == "Run exceeded its 5s timeout."
+    assert expiry.expiry_message(30) == "Human task did not complete within 30s timeout."
+    assert expiry.expiry_message(1.5) == "Human task did not complete within 1.5s timeout."
+    assert expiry.expiry_message(None) == "Human task did not complete before its deadline."
+    assert deadlines.deadline_message(5.0) == "Run exceeded its 5s timeout."
 
 
 def test_run_timeout_is_the_requested_one_else_the_span_to_the_deadline() -> None:
     deadline = NOW + timedelta(seconds=90)
-    assert lifecycle.run_timeout_seconds({"timeout_seconds": 30}, NOW, deadline) == 30.0
-    assert lifecycle.run_timeout_seconds({}, NOW, deadline) == 90.0
-    assert lifecycle.run_timeout_seconds({"timeout_seconds": None}, None, deadline) == 0.0
+    assert deadlines.run_timeout_seconds({"timeout_seconds": 30}, NOW, deadline) == 30.0
+    assert deadlines.run_timeout_seconds({}, NOW, deadline) == 90.0
+    assert deadlines.run_timeout_seconds({"timeout_seconds": None}, None, deadline) == 0.0
 
 
 def test_escalated_request_keeps_the_request_adds_the_times_and_reassigns() -> None:
     original = NOW - timedelta(seconds=1)
-    request = lifecycle.escalated_request({"id": "r", "assignee": "a"}, NOW, original, "lead")
+    request = expiry.escalated_request({"id": "r", "assignee": "a"}, NOW, original, "lead")
     assert request == {
         "id": "r",
         "assignee": "lead",
@@ -63,11 +63,11 @@ def test_escalated_request_keeps_the_request_adds_the_times_and_reassigns() -> N
 
 
 def test_escalation_expiry_is_a_fresh_window() -> None:
-    assert lifecycle.escalation_expiry({"timeout_seconds": 60}, NOW) == NOW + timedelta(seconds=60)
-    assert lifecycle.escalation_expiry(
-        {"timeout_seconds": 60, "escalation_timeout_seconds": 5}, NOW
-    ) == NOW + timedelta(seconds=5)
-    assert lifecycle.escalation_expiry({"timeout_seconds": None}, NOW) is None
+    assert expiry.escalation_expiry({"timeout_seconds": 60}, NOW) == NOW + timedelta(seconds=60)
+    assert expiry.escalation_expiry({"timeout_seconds": 60, "escalation_timeout_seconds": 5}, NOW) == NOW + timedelta(
+        seconds=5
+    )
+    assert expiry.escalation_expiry({"timeout_seconds": None}, NOW) is None
 
 
 def test_cutoffs_only_for_configured_windows_and_idempotency_falls_back_to_its_ttl() -> None:
@@ -152,10 +152,10 @@ def blocked_run(
 def sweep_tasks(sessions: sessionmaker[Session], now: datetime) -> list[str]:
     actions = []
     with sessions() as session, transaction(session):
-        ids = lifecycle.due_human_tasks(session, now)
+        ids = expiry.due_human_tasks(session, now)
     for task_id in ids:
         with sessions() as session, transaction(session):
-            outcome = lifecycle.expire_human_task(session, task_id, now, 300)
+            outcome = expiry.expire_human_task(session, task_id, now, 300)
         actions.append(outcome.action if outcome else "skipped")
     return actions
 
@@ -190,14 +190,14 @@ def test_continue_failure_is_audited_and_fails_the_run(
 ) -> None:
     run_id, task_id = blocked_run(sessions, settings, gate_spec("continue"))
 
-    real = lifecycle.resume_task
+    real = expiry.resume_task
 
     def broken(session: Session, *args: Any, **kwargs: Any) -> None:
         real(session, *args, **kwargs)  # writes, then fails: the savepoint must undo the writes
         session.flush()
         raise RuntimeError("engine exploded")
 
-    monkeypatch.setattr(lifecycle, "resume_task", broken)
+    monkeypatch.setattr(expiry, "resume_task", broken)
     assert sweep_tasks(sessions, later()) == ["continue_failed"]
     with sessions() as session:
         run, task = session.get(Run, run_id), session.get(HumanTask, task_id)
@@ -263,11 +263,11 @@ def test_finished_run_task_is_only_closed(sessions: sessionmaker[Session], setti
 def test_deadline_times_out_a_blocked_run_once(sessions: sessionmaker[Session], settings: Settings) -> None:
     run_id, task_id = blocked_run(sessions, settings, gate_spec("fail", timeout=None), timeout=2)
     with sessions() as session:
-        assert lifecycle.due_runs(session, utcnow()) == []
-        assert lifecycle.due_runs(session, later()) == [run_id]
+        assert deadlines.due_runs(session, utcnow()) == []
+        assert deadlines.due_runs(session, later()) == [run_id]
     for expected in ("timed_out", None):
         with sessions() as session, transaction(session):
-            outcome = lifecycle.time_out_run(session, run_id, later())
+            outcome = deadlines.time_out_run(session, run_id, later())
         assert (outcome.action if outcome else None) == expected
     with sessions() as session:
         run, task = session.get(Run, run_id), session.get(HumanTask, task_id)

@@ -1,49 +1,32 @@
-"""Lifecycle sweeps as use cases: human-task expiry (spec-format §7.4) and run deadlines (§8.10).
-
-Each sweep first lists candidate ids, then the shell handles every id in its own short
-transaction through one of the use cases here. A use case re-selects its rows with their
-conditions under ``FOR UPDATE SKIP LOCKED`` (PostgreSQL) and changes them only when the
-conditions still hold, so two beats (or a sweep racing a resume or a cancel) never process a
-row twice and never wait on each other: a row that is busy is left to the next pass. On SQLite
-the single writer serialises transactions and the re-check alone is enough.
-
-Lock order is run → task, the order ``cancel_run`` uses; the sweep never waits for a lock, so
-it cannot deadlock with a resume (task → run) either. Use cases take a session, never commit.
-"""
+"""Human-task expiry (spec-format §7.4): ``on_timeout`` fail, continue or escalate."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from kneo.audit.record import record_audit
 from kneo.db import epoch
-from kneo.models import HumanTask, Run, RunStatus, StepRun, StepStatus
-from kneo.workflows import results
+from kneo.models import HumanTask, Run, RunStatus
 from kneo.workflows.human import Resume, resume_task
 from kneo.workflows.recording import add_checkpoint, add_trace_event
-from kneo.workflows.sweeps import BATCH, _lockable
+from kneo.workflows.sweeps.common import (
+    BATCH,
+    Outcome,
+    cancel_claimable_steps,
+    close_task,
+    end_run,
+    locked,
+    positive_seconds,
+)
 from kneo.workflows.transitions import Transition
 
 TIMEOUT_POLICIES = ("fail", "continue", "escalate")
-DEADLINE_STATUSES = (RunStatus.RUNNING, RunStatus.BLOCKED)
 CONTINUE_FAILED = "human_continue_failed"
-
-
-@dataclass
-class Outcome:
-    """What one use case did to one row, and what to do after commit."""
-
-    action: str
-    transition: Transition = field(default_factory=Transition)
-
-
-# ----------------------------------------------------------------------------- pure helpers
 
 
 def timeout_policy(value: object) -> str:
@@ -51,31 +34,12 @@ def timeout_policy(value: object) -> str:
     return value if isinstance(value, str) and value in TIMEOUT_POLICIES else "fail"
 
 
-def _seconds(value: object) -> str | None:
-    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-        return None
-    return str(int(value)) if float(value).is_integer() else f"{value:g}"
-
-
 def expiry_message(timeout_seconds: object) -> str:
     """The run error message of an expired human task."""
-    seconds = _seconds(timeout_seconds)
+    seconds = positive_seconds(timeout_seconds)
     if seconds is None:
         return "Human task did not complete before its deadline."
     return f"Human task did not complete within {seconds}s timeout."
-
-
-def run_timeout_seconds(run_metadata: Mapping[str, Any], started: datetime | None, deadline: datetime) -> float:
-    """The run's timeout: the requested ``timeout_seconds``, else the span from start to deadline."""
-    requested = run_metadata.get("timeout_seconds")
-    if _seconds(requested) is not None:
-        return float(requested)  # type: ignore[arg-type]
-    return max((deadline - started).total_seconds(), 0.0) if started else 0.0
-
-
-def deadline_message(timeout_seconds: float) -> str:
-    """The run error message of a run past its deadline (contract §8.2)."""
-    return f"Run exceeded its {_seconds(timeout_seconds) or '0'}s timeout."
 
 
 def escalated_request(
@@ -93,44 +57,8 @@ def escalated_request(
 
 def escalation_expiry(request: Mapping[str, Any], now: datetime) -> datetime | None:
     """The escalated task's new expiry: a fresh ``timeout_seconds`` window from the escalation."""
-    seconds = _seconds(request.get("escalation_timeout_seconds") or request.get("timeout_seconds"))
+    seconds = positive_seconds(request.get("escalation_timeout_seconds") or request.get("timeout_seconds"))
     return now + timedelta(seconds=float(seconds)) if seconds is not None else None
-
-
-# ----------------------------------------------------------------------------- shared writes
-
-
-def _locked(session: Session, stmt: Select[Any]) -> Any:
-    return session.execute(_lockable(session, stmt)).scalars().first()
-
-
-def _cancel_claimable_steps(session: Session, run_id: str, now: datetime) -> None:
-    """Queued and retrying units never start; a running one finishes, records its output and
-    changes nothing (as after a cancel), or its lease lapses and reconcile closes it."""
-    session.execute(
-        update(StepRun)
-        .where(StepRun.run_id == run_id, StepRun.status.in_(StepStatus.CLAIMABLE))
-        .values(status=StepStatus.CANCELLED, finished_at=now, updated_at=now)
-        .execution_options(synchronize_session=False)
-    )
-
-
-def _close_task(task: HumanTask, status: str, now: datetime) -> None:
-    task.status = status
-    task.resolved_at = now
-    task.updated_at = now
-
-
-def _end_run(session: Session, run: Run, status: str, error: dict[str, Any], now: datetime) -> None:
-    run.status = status
-    run.error = error
-    run.completed_at = now
-    run.updated_at = now
-    run.pending_human_request = None
-    results.settle(session, run, run.plan, now)
-
-
-# ----------------------------------------------------------------------------- human-task expiry
 
 
 def due_human_tasks(session: Session, now: datetime, limit: int = BATCH) -> list[str]:
@@ -155,10 +83,10 @@ def expire_human_task(session: Session, task_id: str, now: datetime, default_tim
     run_id = session.execute(select(HumanTask.run_id).where(HumanTask.id == task_id)).scalar_one_or_none()
     if run_id is None:
         return None
-    run: Run | None = _locked(session, select(Run).where(Run.id == run_id))
+    run: Run | None = locked(session, select(Run).where(Run.id == run_id))
     if run is None:
         return None
-    task: HumanTask | None = _locked(
+    task: HumanTask | None = locked(
         session,
         select(HumanTask).where(
             HumanTask.id == task_id,
@@ -189,7 +117,7 @@ def expire_human_task(session: Session, task_id: str, now: datetime, default_tim
 
 def _close_stale(session: Session, run: Run, task: HumanTask, now: datetime) -> Outcome:
     """A finished run's task is only closed: the run and its error stay as they are."""
-    _close_task(task, "closed", now)
+    close_task(task, "closed", now)
     record_audit(
         session,
         "human.closed",
@@ -204,9 +132,9 @@ def _close_stale(session: Session, run: Run, task: HumanTask, now: datetime) -> 
 
 def _expire(session: Session, run: Run, task: HumanTask, now: datetime, metadata: dict[str, Any]) -> Outcome:
     error = {"message": expiry_message(task.request.get("timeout_seconds")), "type": "human_task_expired"}
-    _close_task(task, "expired", now)
-    _end_run(session, run, RunStatus.EXPIRED, error, now)
-    _cancel_claimable_steps(session, run.id, now)
+    close_task(task, "expired", now)
+    end_run(session, run, RunStatus.EXPIRED, error, now)
+    cancel_claimable_steps(session, run.id, now)
     details = {**metadata, "continuation_id": task.id, "request_id": task.request_id}
     event = add_trace_event(session, run, "human_task_expired", now, metadata=details, step_id=task.step_id)
     add_checkpoint(
@@ -285,59 +213,11 @@ def _auto_continue(
 def _continue_failed(session: Session, run: Run, task: HumanTask, now: datetime, exc: Exception) -> Outcome:
     failure = {"error_type": type(exc).__name__, "error_message": str(exc), "on_timeout": "continue"}
     error = {"message": f"Automatic continuation after the human-task timeout failed: {exc}", "type": CONTINUE_FAILED}
-    _close_task(task, "expired", now)
-    _end_run(session, run, RunStatus.FAILED, error, now)
-    _cancel_claimable_steps(session, run.id, now)
+    close_task(task, "expired", now)
+    end_run(session, run, RunStatus.FAILED, error, now)
+    cancel_claimable_steps(session, run.id, now)
     add_checkpoint(session, run, "run_failed", now, step_id=task.step_id, metadata={"error": error, **failure})
     record_audit(
         session, "human.continue_failed", actor=None, run_id=run.id, continuation_id=task.id, metadata=failure, now=now
     )
     return Outcome("continue_failed", Transition(settled_run_id=run.id))
-
-
-# ----------------------------------------------------------------------------- run deadlines
-
-
-def due_runs(session: Session, now: datetime, limit: int = BATCH) -> list[str]:
-    """Running or blocked runs past ``deadline_at``, oldest deadline first."""
-    stmt = (
-        select(Run.id)
-        .where(Run.status.in_(DEADLINE_STATUSES), Run.deadline_at <= now)
-        .order_by(Run.deadline_at, Run.id)
-        .limit(limit)
-    )
-    return list(session.execute(stmt).scalars())
-
-
-def time_out_run(session: Session, run_id: str, now: datetime) -> Outcome | None:
-    """Move one run past its deadline to ``timed_out``; None when busy or no longer due."""
-    run: Run | None = _locked(
-        session,
-        select(Run).where(Run.id == run_id, Run.status.in_(DEADLINE_STATUSES), Run.deadline_at <= now),
-    )
-    if run is None or run.deadline_at is None:
-        return None
-    pending = select(HumanTask).where(HumanTask.run_id == run.id, HumanTask.status == "pending")
-    tasks = list(session.execute(_lockable(session, pending)).scalars())
-    if len(tasks) != len(session.execute(pending.with_only_columns(HumanTask.id)).all()):
-        return None  # a resume holds the task: it fails on the run lock, or wins; next pass decides
-    status_at_timeout = run.status
-    timeout = run_timeout_seconds(run.run_metadata or {}, run.started_at or run.created_at, run.deadline_at)
-    message = deadline_message(timeout)
-    _end_run(session, run, RunStatus.TIMED_OUT, {"message": message, "type": "run_timed_out"}, now)
-    _cancel_claimable_steps(session, run.id, now)
-    for task in tasks:
-        _close_task(task, "timed_out", now)
-    timing = {"deadline_at": epoch(run.deadline_at), "timed_out_at": epoch(now), "status_at_timeout": status_at_timeout}
-    add_trace_event(session, run, "run_timed_out", now, metadata={"reason": message, **timing})
-    add_checkpoint(session, run, "run_timed_out", now, metadata={"reason": message, **timing})
-    record_audit(
-        session,
-        "run.timed_out",
-        actor=None,
-        run_id=run.id,
-        continuation_id=tasks[0].id if tasks else None,
-        metadata={"timeout_seconds": timeout, **timing, "closed_tasks": [t.id for t in tasks]},
-        now=now,
-    )
-    return Outcome("timed_out", Transition(settled_run_id=run.id))

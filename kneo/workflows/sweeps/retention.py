@@ -24,7 +24,7 @@ from kneo.audit.record import record_audit
 from kneo.config import Retention
 from kneo.db import is_sqlite
 from kneo.models import AuditEvent, Checkpoint, HumanTask, IdempotencyRecord, Run, RunStatus, StepRun, TraceEvent
-from kneo.workflows.sweeps import BATCH
+from kneo.workflows.sweeps.common import BATCH
 
 TERMINAL = sorted(RunStatus.TERMINAL)
 

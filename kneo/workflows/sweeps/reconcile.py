@@ -1,22 +1,38 @@
-"""Beat sweeps as use cases: reconcile lost work (more sweeps live beside it)."""
+"""Reconcile lost work: re-dispatch steps whose message may be lost or whose worker died, and fail
+the steps that exhausted their attempts through the normal completion path."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
 
-from sqlalchemy import Select, and_, or_, select, update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
-from kneo.db import is_sqlite
+from kneo.execution import ClaimedStep, StepOutcome
 from kneo.models import Run, RunStatus, StepRun, StepStatus
-from kneo.workflows.transitions import Dispatch
+from kneo.workflows.steps import complete_step
+from kneo.workflows.sweeps.common import BATCH, lockable
+from kneo.workflows.transitions import Dispatch, Transition
 
-BATCH = 500
+LOST_ATTEMPT_ALLOWANCE = 3
+WORKER_LOST = {"message": "The worker executing this step was lost.", "type": "worker_lost"}
 
 
-def _lockable(session: Session, stmt: Select[Any]) -> Select[Any]:
-    return stmt if is_sqlite(session) else stmt.with_for_update(skip_locked=True)
+def reconcile(session: Session, now: datetime, stale_seconds: float, default_timeout: int) -> tuple[Transition, int]:
+    """One reconcile pass: the transition to send after commit and how many steps exhausted
+    their attempts (each failed as a lost worker, its run deciding what follows)."""
+    dispatches, exhausted = reconcile_steps(session, now, stale_seconds, LOST_ATTEMPT_ALLOWANCE)
+    transition = Transition(dispatches=dispatches)
+    for row in exhausted:
+        transition.merge(fail_lost_step(session, row, now, default_timeout))
+    return transition, len(exhausted)
+
+
+def fail_lost_step(session: Session, row: StepRun, now: datetime, default_timeout: int) -> Transition:
+    """Complete a step whose worker was lost once too often as a ``worker_lost`` failure."""
+    plan = session.execute(select(Run.plan).where(Run.id == row.run_id)).scalar_one()
+    lost = StepOutcome(error=dict(WORKER_LOST))
+    return complete_step(session, ClaimedStep.of(row, plan), lost, now, default_timeout)
 
 
 def reconcile_steps(
@@ -37,7 +53,7 @@ def reconcile_steps(
         .execution_options(synchronize_session=False)
     )
     waiting = session.execute(
-        _lockable(
+        lockable(
             session,
             select(StepRun)
             .where(
@@ -54,7 +70,7 @@ def reconcile_steps(
         row.dispatched_at = now
         dispatches.append(Dispatch(row.id, 0.0, row.timeout_seconds))
     expired = session.execute(
-        _lockable(
+        lockable(
             session,
             select(StepRun)
             .where(and_(StepRun.status == StepStatus.RUNNING, StepRun.lease_expires_at < now))
