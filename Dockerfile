@@ -2,7 +2,7 @@
 # kneo: one image for every process (api, worker, beat, flower, admin commands).
 #   docker build -t kneo:0.4.2 .
 # The build stage makes the same wheel as `python -m build --wheel` in the source tree
-# (tests/integration/test_ops_deploy.py builds it from exactly the files copied here).
+# (tests/ops/test_ops_deploy.py builds it from exactly the files copied here).
 ARG PYTHON_VERSION=3.11
 
 FROM python:${PYTHON_VERSION}-slim-bookworm AS build

@@ -21,7 +21,7 @@ from .compare import Answer, Outcome
 from .mutations import load_bases, sample
 from .reference import reference_server
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.e2e
 
 SAMPLE = int(os.environ.get("KNEO_DIFF_MUTATIONS", "1200"))
 AGREEMENT = 0.98

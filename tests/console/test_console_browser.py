@@ -23,7 +23,7 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from tests.support import specs
 from tests.support.services import KEYS, ROOT, Api
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.e2e
 CHROMIUM = os.environ.get("KNEO_TEST_CHROMIUM", "/usr/bin/chromium")
 CHROMEDRIVER = os.environ.get("KNEO_TEST_CHROMEDRIVER", "/usr/bin/chromedriver")
 WIDTHS = {"desktop": (1280, 900), "phone": (390, 844)}

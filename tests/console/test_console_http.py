@@ -6,6 +6,7 @@ import hashlib
 import time
 from collections.abc import Callable
 
+import pytest
 import requests
 from flask.json.tag import TaggedJSONSerializer
 from itsdangerous import URLSafeTimedSerializer
@@ -13,6 +14,8 @@ from itsdangerous import URLSafeTimedSerializer
 from tests.console.conftest import CONSOLE_SECRET, PROVIDER_SECRET, Browserless, csrf_of
 from tests.support import specs
 from tests.support.services import KEYS, Api
+
+pytestmark = pytest.mark.e2e
 
 Session = Callable[[str | None], Browserless]
 

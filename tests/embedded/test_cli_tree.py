@@ -22,7 +22,7 @@ from tests.support import specs
 from tests.support.cli import field
 from tests.support.services import KEYS, ROOT, free_port
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.e2e
 FUNCTIONS = {"upper": "tests.support.functions.upper", "marked": "tests.support.functions.fail_once_per_marker"}
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from tests.support.services import Api
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.e2e
 ASSET_ATTRIBUTES = {"script": "src", "link": "href", "img": "src", "redoc": "spec-url"}
 
 

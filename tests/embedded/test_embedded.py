@@ -15,7 +15,7 @@ from tests.embedded.server import KNEO, EmbeddedServer
 from tests.support import specs
 from tests.support.services import Api
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.e2e
 
 SLOW_SPEC = specs.sequential(
     [

@@ -13,7 +13,7 @@ from tests.embedded.server import EmbeddedServer
 from tests.support import specs
 from tests.support.services import Api
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.e2e
 
 CATASTROPHIC = {"id": "nested", "type": "regex", "config": {"patterns": ["(a+)+$"]}}
 HEALTH_BUDGET_SECONDS = 2.0

@@ -15,7 +15,7 @@ import yaml
 from tests.embedded.server import KNEO, EmbeddedServer
 from tests.support.services import ROOT, Api
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.e2e
 EXAMPLES = sorted((ROOT / "examples").rglob("*.yaml"))
 SETTLED = {"completed", "failed", "cancelled", "expired", "timed_out", "blocked"}
 # Examples that show a failure on purpose.

@@ -14,7 +14,7 @@ from tests.embedded.server import EmbeddedServer
 from tests.support.cli import field
 from tests.support.services import ROOT
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.e2e
 
 
 def walkthrough(readme: str) -> str:
