@@ -14,7 +14,8 @@ class GraphWorkflowSchema(Out):
 
 
 class GraphNodeSchema(Out):
-    """A step or node; ``workflow`` describes a nested workflow, ``parallel`` a concurrent participant."""
+    """A step or node; ``workflow`` names the component workflow it runs, ``parallel`` marks a
+    concurrent participant."""
 
     id = req(fields.String)
     name = req(fields.String)
@@ -25,7 +26,7 @@ class GraphNodeSchema(Out):
     max_retries = req(fields.Integer)
     timeout_seconds = opt(fields.Float)
     fallback_node = opt(fields.String)
-    workflow = fields.Dict()
+    workflow = fields.String()
     parallel = fields.Boolean()
 
 
