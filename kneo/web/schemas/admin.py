@@ -18,7 +18,7 @@ class HealthResponseSchema(Out):
     metadata = req(fields.Nested, "HealthMetadataSchema")
 
 
-class CheckSchema(OpenOut):
+class ReadinessCheckSchema(OpenOut):
     """One readiness check ``{name, ok, …}``; a failed probe adds ``error`` and ``message``."""
 
     name = req(fields.String)
@@ -29,7 +29,7 @@ class HealthMetadataSchema(Out):
     status = fields.String()
     ready = fields.Boolean()
     manager = fields.String()
-    checks = fields.Dict(keys=fields.String(), values=fields.Nested(CheckSchema))
+    checks = fields.Dict(keys=fields.String(), values=fields.Nested(ReadinessCheckSchema))
 
 
 class AuditEventSchema(Out):
@@ -51,7 +51,7 @@ class AuditEventListResponseSchema(PageSchema):
     events = req(fields.List, fields.Nested(AuditEventSchema))
 
 
-class EnvironmentPolicyOutSchema(Out):
+class StoredEnvironmentPolicySchema(Out):
     enabled = req(fields.Boolean)
     fail_on_warnings = req(fields.Boolean)
     blocked_diagnostic_codes = strings()
@@ -64,12 +64,12 @@ class EnvironmentPolicyOutSchema(Out):
 
 class EnvironmentPolicyResponseSchema(Out):
     environment = req(fields.String)
-    policy = opt(fields.Nested, EnvironmentPolicyOutSchema)
-    previous_policy = opt(fields.Nested, EnvironmentPolicyOutSchema)
+    policy = opt(fields.Nested, StoredEnvironmentPolicySchema)
+    previous_policy = opt(fields.Nested, StoredEnvironmentPolicySchema)
 
 
 class EnvironmentPolicyListResponseSchema(Out):
-    policies = req(fields.Dict, keys=fields.String(), values=fields.Nested(EnvironmentPolicyOutSchema))
+    policies = req(fields.Dict, keys=fields.String(), values=fields.Nested(StoredEnvironmentPolicySchema))
     count = req(fields.Integer)
 
 
@@ -88,7 +88,7 @@ class PolicyPreviewResponseSchema(Out):
     runs_evaluated = req(fields.Integer)
 
 
-class CredentialSchema(Out):
+class CredentialReferenceSchema(Out):
     """A secret reference: whether it is set, never its value (``[REDACTED]`` when present)."""
 
     name = req(fields.String)
@@ -102,10 +102,10 @@ class CredentialSchema(Out):
 
 def references(required: bool) -> fields.Dict:
     """References by name."""
-    return fields.Dict(keys=fields.String(), values=fields.Nested(CredentialSchema), required=required)
+    return fields.Dict(keys=fields.String(), values=fields.Nested(CredentialReferenceSchema), required=required)
 
 
-class InventorySchema(Out):
+class CredentialInventorySchema(Out):
     """Provider and extra references; service-token references unless ``include_service_tokens=false``."""
 
     providers = references(required=True)
@@ -114,7 +114,7 @@ class InventorySchema(Out):
 
 
 class CredentialInventoryResponseSchema(Out):
-    inventory = req(fields.Nested, InventorySchema)
+    inventory = req(fields.Nested, CredentialInventorySchema)
 
 
 class SkillSchema(Out):

@@ -56,12 +56,12 @@ class CheckpointListResponseSchema(PageSchema):
     checkpoints = req(fields.List, fields.Nested(CheckpointSchema))
 
 
-class AddedSchema(Out):
+class DiffAddedSchema(Out):
     path = req(fields.String)
     value = req(fields.Raw)
 
 
-class ChangedSchema(Out):
+class DiffChangedSchema(Out):
     path = req(fields.String)
     before = req(fields.Raw)
     after = req(fields.Raw)
@@ -74,9 +74,9 @@ class CheckpointDiffResponseSchema(Out):
     from_checkpoint = req(fields.Nested, CheckpointSummarySchema)
     to_checkpoint = req(fields.Nested, CheckpointSummarySchema)
     change_count = req(fields.Integer)
-    added = req(fields.List, fields.Nested(AddedSchema))
-    removed = req(fields.List, fields.Nested(AddedSchema))
-    changed = req(fields.List, fields.Nested(ChangedSchema))
+    added = req(fields.List, fields.Nested(DiffAddedSchema))
+    removed = req(fields.List, fields.Nested(DiffAddedSchema))
+    changed = req(fields.List, fields.Nested(DiffChangedSchema))
     truncated = req(fields.Boolean)
 
 

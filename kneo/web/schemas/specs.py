@@ -47,7 +47,7 @@ class ReportSummarySchema(Out):
 class AgentMemorySchema(Out):
     agent = req(fields.String)
     configured = req(fields.Boolean)
-    policy = opt(fields.String)
+    policy = req(fields.Raw)
     config = free_form()
 
 
