@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import orjson
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -52,8 +53,21 @@ def _sqlite_begin(conn: Any) -> None:
 
 
 def json_serializer(value: Any) -> str:
-    """JSON for JSON/JSONB columns; NUL characters (refused by PostgreSQL) become U+FFFD."""
-    return json.dumps(value, ensure_ascii=False).replace("\\u0000", "\\ufffd")
+    """JSON for JSON/JSONB columns (orjson; the standard library for what orjson refuses, such as
+    integers beyond 64 bits); NUL characters (refused by PostgreSQL) become U+FFFD."""
+    try:
+        text = orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+    except TypeError:
+        text = json.dumps(value, ensure_ascii=False)
+    return text.replace("\\u0000", "\\ufffd")
+
+
+def json_deserializer(text: str | bytes) -> Any:
+    """Values of JSON/JSONB columns (orjson; the standard library for what orjson refuses)."""
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return json.loads(text)
 
 
 def make_engine(settings: Settings, **overrides: Any) -> Engine:
@@ -62,7 +76,11 @@ def make_engine(settings: Settings, **overrides: Any) -> Engine:
     if url.startswith("sqlite"):
         Path(settings.sqlite_path).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(
-            url, connect_args={"check_same_thread": False, "timeout": 30}, json_serializer=json_serializer, **overrides
+            url,
+            connect_args={"check_same_thread": False, "timeout": 30},
+            json_serializer=json_serializer,
+            json_deserializer=json_deserializer,
+            **overrides,
         )
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "connect", _disable_pysqlite_transactions)
@@ -76,6 +94,7 @@ def make_engine(settings: Settings, **overrides: Any) -> Engine:
         "pool_recycle": 1800,
         "connect_args": {"connect_timeout": 5},
         "json_serializer": json_serializer,
+        "json_deserializer": json_deserializer,
     }
     options.update(overrides)
     return create_engine(url, **options)
