@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text
+from sqlalchemy import ForeignKey, Index, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from kneo.models.base import Base, JsonType, new_id
@@ -84,6 +84,9 @@ class Run(Base):
     started_at: Mapped[datetime | None]
     completed_at: Mapped[datetime | None]
     deadline_at: Mapped[datetime | None] = mapped_column(index=True)
+    # The terminal run's GET and list-item JSON (kneo.workflows.documents); NULL while it can change.
+    document: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
+    list_document: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
 
 
 class StepRun(Base):

@@ -60,7 +60,10 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fla
     app.extensions["kneo.settings"] = settings
     app.extensions["kneo.engine"] = engine
     app.extensions["kneo.sessions"] = make_session_factory(engine)
-    app.extensions["kneo.read_sessions"] = make_session_factory(engine.execution_options(isolation_level="AUTOCOMMIT"))
+    # Reads get a pool of their own whose connections stay in autocommit (no switch per request).
+    read_engine = make_engine(settings, isolation_level="AUTOCOMMIT", pool_size=8, max_overflow=24)
+    app.extensions["kneo.read_engine"] = read_engine
+    app.extensions["kneo.read_sessions"] = make_session_factory(read_engine)
     app.extensions["kneo.notifier"] = notifier_for(settings.broker_url)
     app.teardown_appcontext(close_db)
     api.init_app(app)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import current_app, g, request
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from kneo.auth.keys import Principal
@@ -19,6 +20,11 @@ def settings() -> Settings:
 
 def notifier() -> LocalNotifier:
     return current_app.extensions["kneo.notifier"]
+
+
+def read_engine() -> Engine:
+    """The engine of read-only requests (autocommit connections)."""
+    return current_app.extensions["kneo.read_engine"]
 
 
 def session_factory() -> sessionmaker[Session]:

@@ -13,7 +13,7 @@ from kneo.errors import BadRequest
 from kneo.models import Run, RunStatus
 from kneo.tasks.dispatch import after_commit
 from kneo.web.auth import current_principal, require_scope
-from kneo.web.context import db, notifier, settings
+from kneo.web.context import db, notifier, read_engine, settings
 from kneo.web.extensions import Blueprint
 from kneo.web.idempotency import idempotent
 from kneo.web.responses import json_response
@@ -141,7 +141,10 @@ class RunItem(MethodView):
     @require_scope("runs:read")
     @blp.response(200, RunStatusResponseSchema)
     def get(self, run_id: str) -> Response:
-        """One run's status."""
+        """One run's status (a terminal run's stored document as it is)."""
+        document = queries.run_document(read_engine(), run_id)
+        if document is not None:
+            return Response(document, mimetype="application/json")
         return json_response(run_status_view(get_run(db(), run_id)))
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, func, select
+from sqlalchemy import ColumnElement, Engine, Select, func, select
 from sqlalchemy.orm import InstrumentedAttribute, Session, undefer
 
 from kneo.errors import Unprocessable
@@ -105,6 +105,21 @@ def _paged(
         return [], total
     rows = session.execute(stmt.where(*where).order_by(*order).limit(page.limit).offset(page.offset)).scalars().all()
     return list(rows), total
+
+
+def run_document(engine: Engine, run_id: str) -> bytes | None:
+    """The stored ``GET /runs/{id}`` document of a terminal run (None for another or unknown run):
+    one primary-key lookup on a pooled driver connection, no ORM."""
+    sql = "SELECT document FROM runs WHERE id = " + ("?" if engine.dialect.paramstyle == "qmark" else "%s")
+    connection = engine.raw_connection()
+    try:
+        cursor = connection.cursor()
+        cursor.execute(sql, (run_id,))
+        row = cursor.fetchone()
+        cursor.close()
+    finally:
+        connection.close()
+    return bytes(row[0]) if row is not None and row[0] is not None else None
 
 
 def list_runs(session: Session, filters: Mapping[str, Any], page: Page) -> tuple[list[Run], int]:

@@ -21,7 +21,7 @@ from kneo.config import Settings
 from kneo.errors import Conflict, NotFound
 from kneo.models import HumanTask, Run, RunStatus, StepRun, StepStatus, new_id
 from kneo.redaction import scrub_secrets
-from kneo.workflows import engine, results
+from kneo.workflows import documents, engine, results
 from kneo.workflows.bundles import signed_spec
 from kneo.workflows.policies import enforce_stored_policy
 from kneo.workflows.recording import add_checkpoint
@@ -207,6 +207,7 @@ def cancel_run(session: Session, run_id: str, actor: str, now: datetime) -> tupl
     results.settle(session, run, run.plan, now)
     add_checkpoint(session, run, "run_cancelled", now, metadata={"reason": reason, "requested": True})
     record_audit(session, "run.cancelled", actor=actor, run_id=run.id, metadata={}, now=now)
+    documents.store_documents(run)
     return run, True
 
 
@@ -226,6 +227,7 @@ def continue_run(
     run.status = RunStatus.RUNNING
     run.error = None
     run.completed_at = None
+    documents.drop_documents(run)
     run.run_metadata = results.without_result(run.run_metadata or {})
     run.visited_steps = list(context["completed_steps"])
     run.current_step_index = index

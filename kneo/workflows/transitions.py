@@ -13,7 +13,7 @@ from kneo.audit.record import record_audit
 from kneo.db import is_sqlite
 from kneo.errors import NotFound
 from kneo.models import HumanTask, Run, RunStatus, StepRun, StepStatus, new_id
-from kneo.workflows import engine, results
+from kneo.workflows import documents, engine, results
 from kneo.workflows.recording import add_checkpoint, add_trace_event
 
 DEFAULT_TIMEOUT_SECONDS = 300
@@ -266,6 +266,7 @@ def _finish(
     results.settle(session, run, plan, now)
     add_checkpoint(session, run, "run_completed", now, metadata={"output_text": output}, trace_events=events)
     record_audit(session, "run.completed", actor=actor, run_id=run.id, metadata={"status": run.status}, now=now)
+    documents.store_documents(run)
 
 
 def _fail(
@@ -283,3 +284,4 @@ def _fail(
     results.settle(session, run, plan, now)
     add_checkpoint(session, run, "run_failed", now, metadata={"error": error}, trace_events=events)
     record_audit(session, "run.failed", actor=actor, run_id=run.id, metadata={"error": error}, now=now)
+    documents.store_documents(run)

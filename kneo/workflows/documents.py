@@ -1,0 +1,73 @@
+"""Response documents of terminal runs: built once when the run ends, read back as stored bytes.
+
+A terminal run does not change any more (continuing a failed run makes it running again and
+drops its documents), so the exact JSON that ``GET /runs/{id}`` answers and the item that
+``GET /runs`` lists are serialised, redacted, in the transaction that ends the run and stored on
+the run row. Reads of such a run fetch one column by primary key and send it as it is; runs that
+can still change (running, blocked) have no documents and are rendered from their row.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import orjson
+from sqlalchemy import event, inspect
+from sqlalchemy.orm import Session
+
+from kneo.models import Run, RunStatus
+from kneo.redaction import redact
+from kneo.workflows.views import run_state, run_status_view
+
+_OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATETIME
+
+
+def dumps(payload: Any) -> bytes:
+    """Compact JSON of an already-redacted ``payload`` (anything JSON cannot hold becomes its ``str``)."""
+    try:
+        return orjson.dumps(payload, default=str, option=_OPTIONS)
+    except (TypeError, orjson.JSONEncodeError):  # integers beyond 64 bits, keys orjson refuses
+        return json.dumps(payload, separators=(",", ":"), default=str).encode()
+
+
+def status_document(run: Run) -> bytes:
+    """The RunStatusResponse of ``run`` as ``GET /runs/{id}`` answers it."""
+    return dumps(redact(run_status_view(run)))
+
+
+def list_document(run: Run) -> bytes:
+    """The RunState item of ``run`` as ``GET /runs`` lists it."""
+    return dumps(redact(run_state(run)))
+
+
+def store_documents(run: Run) -> None:
+    """Store both documents on a terminal ``run`` (call it last in the transaction that ends the
+    run, after every change to the row); clear them on any other run."""
+    if run.status in RunStatus.TERMINAL:
+        run.document = status_document(run)
+        run.list_document = list_document(run)
+    else:
+        drop_documents(run)
+
+
+def drop_documents(run: Run) -> None:
+    """Forget the documents of a run that changes again."""
+    run.document = None
+    run.list_document = None
+
+
+@event.listens_for(Session, "before_flush")
+def _drop_stale_documents(session: Session, _context: Any, _instances: Any) -> None:
+    """Whatever changes a run that has (or had) documents without rewriting them drops them, so a
+    stored document is never older than its row (a late sibling step of a failed run, a continue)."""
+    for obj in session.dirty:
+        if not isinstance(obj, Run):
+            continue
+        state = inspect(obj)
+        status = state.attrs.status.history
+        if obj.status not in RunStatus.TERMINAL and not status.deleted:
+            continue  # a run that was not terminal has no documents
+        if state.attrs.document.history.added or not session.is_modified(obj):
+            continue
+        drop_documents(obj)
