@@ -38,6 +38,7 @@ KEY = "svc-token"
 CHILD_TABLES = ("step_runs", "trace_events", "checkpoints", "human_tasks", "audit_events")
 ID_COLUMNS = frozenset({"id", "run_id", "continuation_id", "step_run_id"})
 CHAIN_COLUMNS = frozenset({"seq", "prev_hash", "hash"})  # clones are seed data, outside the audit chain
+DOCUMENT_COLUMNS = frozenset({"document", "list_document"})  # stored answers: the clone's own id inside
 BATCH = 20_000
 BRIDGE = {"preferred_mode": "bridge", "allowed_modes": ["bridge"]}
 
@@ -128,6 +129,9 @@ def clone_expression(name: str, data_type: str) -> str:
     quoted = f'"{name}"'
     if name in CHAIN_COLUMNS:
         return "NULL"
+    if name in DOCUMENT_COLUMNS:
+        new_id = "md5(\"id\" || ':' || g)::uuid::text"
+        return f"convert_to(replace(convert_from({quoted}, 'UTF8'), \"id\", {new_id}), 'UTF8')"
     if name in ID_COLUMNS:
         return f"CASE WHEN {quoted} IS NULL THEN NULL ELSE md5({quoted} || ':' || g)::uuid::text END"
     if data_type.startswith("timestamp"):
@@ -152,6 +156,10 @@ def grow(database_url: str, templates: list[str], runs: int) -> None:
     conn = psycopg2.connect(database_url)
     try:
         with conn, conn.cursor() as cursor:
+            # Seed data: no foreign-key triggers per cloned row (the clones are consistent by
+            # construction) and no wait for the WAL flush at each batch.
+            cursor.execute("SET session_replication_role = replica")
+            cursor.execute("SET synchronous_commit = off")
             for first in range(1, copies + 1, BATCH):
                 last = min(first + BATCH - 1, copies)
                 clone(cursor, "runs", "id", templates, first, last)
@@ -182,7 +190,9 @@ def counts(database_url: str) -> dict[str, int]:
 def routes(templates: list[str], blocked_task: str | None) -> dict[str, str]:
     run = templates[0]
     found = {
+        "GET /runs (default page, 100)": "/v1/runs",
         "GET /runs": "/v1/runs?limit=50",
+        "GET /runs?workflow_name=": "/v1/runs?limit=50&workflow_name=growth-approval",
         "GET /runs?status=completed": "/v1/runs?limit=50&status=completed",
         "GET /runs?offset=9000": "/v1/runs?limit=50&offset=9000",
         "GET /runs?sort_by=created_at": "/v1/runs?limit=50&sort_by=created_at",

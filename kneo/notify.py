@@ -2,7 +2,7 @@
 
 With Redis the notification crosses processes (pub/sub); on the embedded default the worker
 runs in the web process and an in-process registry is enough. Waiters also re-check the
-database, so a lost notification only delays an answer, never loses it.
+database now and then, so a lost notification only delays an answer, never loses it.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 CHANNEL = "kneo:run-settled"
+SUBSCRIBE_WAIT_SECONDS = 2.0
 
 
 class LocalNotifier:
@@ -57,9 +58,11 @@ class RedisNotifier(LocalNotifier):
         self._redis: Any = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=2)
         self._listener: threading.Thread | None = None
         self._listener_lock = threading.Lock()
+        self._subscribed = threading.Event()
 
     def register(self, run_id: str) -> threading.Event:
         self._ensure_listener()
+        self._subscribed.wait(SUBSCRIBE_WAIT_SECONDS)  # the first waiter must not miss an early publish
         return super().register(run_id)
 
     def publish(self, run_id: str) -> None:
@@ -77,13 +80,17 @@ class RedisNotifier(LocalNotifier):
     def _listen(self) -> None:
         while True:
             try:
-                pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
+                pubsub = self._redis.pubsub()
                 pubsub.subscribe(CHANNEL)
                 for message in pubsub.listen():
+                    if message.get("type") == "subscribe":
+                        self._subscribed.set()  # Redis confirmed: every later publish reaches us
+                        continue
                     data = message.get("data")
-                    if isinstance(data, bytes):
+                    if message.get("type") == "message" and isinstance(data, bytes):
                         self.wake(data.decode())
             except Exception:
+                self._subscribed.clear()
                 log.warning("notification listener lost Redis; retrying", exc_info=True)
                 threading.Event().wait(1.0)
 

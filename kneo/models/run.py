@@ -50,6 +50,7 @@ class Run(Base):
         Index("ix_runs_updated_at_id", "updated_at", "id"),
         Index("ix_runs_created_at_id", "created_at", "id"),
         Index("ix_runs_status_updated_at_id", "status", "updated_at", "id"),
+        Index("ix_runs_workflow_name_updated_at_id", "workflow_name", "updated_at", "id"),
     )
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True, default=new_id)

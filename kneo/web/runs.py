@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+import threading
 import time
 from typing import Any
 
@@ -33,14 +35,13 @@ from kneo.web.schemas.run_views import (
 )
 from kneo.web.schemas.runs import RunCreateResponseSchema, RunListResponseSchema, RunStatusResponseSchema
 from kneo.web.schemas.specs import SpecPolicyReportResponseSchema
-from kneo.workflows import queries, replay
+from kneo.workflows import documents, queries, replay
 from kneo.workflows.answers import create_response
 from kneo.workflows.runs import RunRequest, cancel_run, continue_run, get_run, submit_run
 from kneo.workflows.serialize import (
     checkpoint_view,
     redacted_messages,
     run_metadata,
-    run_state,
     run_status_view,
     spec_fields,
     trace_event_view,
@@ -69,25 +70,26 @@ def run_request(body: dict[str, Any]) -> RunRequest:
     )
 
 
-def wait_until_settled(run_id: str, timeout: float) -> None:
-    """Wait for the run to be terminal or blocked (notification first, database as a fallback)."""
+FALLBACK_CHECKS = (1.0, 2.0, 4.0)  # seconds between database re-checks, then every last one
+
+
+def wait_until_settled(run_id: str, event: threading.Event, timeout: float) -> None:
+    """Wait for the run to be terminal or blocked: woken by its notification (``event``, registered
+    before the run was dispatched); the database is re-checked only now and then, in case a
+    notification was lost."""
     deadline = time.monotonic() + timeout
-    event = notifier().register(run_id)
-    try:
-        while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return
-            if event.wait(min(remaining, 1.0)):
-                return
-            session = db()
-            session.expire_all()
-            status = session.query(Run.status).filter(Run.id == run_id).scalar()
-            session.rollback()
-            if status in RunStatus.SETTLED:
-                return
-    finally:
-        notifier().unregister(run_id, event)
+    for check in itertools.count():
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return
+        if event.wait(min(remaining, FALLBACK_CHECKS[min(check, len(FALLBACK_CHECKS) - 1)])):
+            return
+        session = db()
+        session.expire_all()
+        status = session.query(Run.status).filter(Run.id == run_id).scalar()
+        session.rollback()
+        if status in RunStatus.SETTLED:
+            return
 
 
 def start_run(body: dict[str, Any], audit_type: str, force_sync: bool = False) -> tuple[dict[str, Any], int]:
@@ -103,13 +105,19 @@ def start_run(body: dict[str, Any], audit_type: str, force_sync: bool = False) -
 def finish_transition(run: Run, transition: Transition, async_mode: bool) -> dict[str, Any]:
     """Dispatch after commit; wait for sync answers; build the create response."""
     g.kneo_run_id = run.id
-    after_commit(transition, notifier())
-    if not async_mode and run.status not in RunStatus.SETTLED:
-        wait_until_settled(run.id, settings().client_timeout)
-        session = db()
-        session.expire_all()
-        run = get_run(session, run.id)
-        session.rollback()
+    if async_mode or run.status in RunStatus.SETTLED:
+        after_commit(transition, notifier())
+        return create_response(run, async_mode)
+    event = notifier().register(run.id)  # before dispatch, so no notification can come first
+    try:
+        after_commit(transition, notifier())
+        wait_until_settled(run.id, event, settings().client_timeout)
+    finally:
+        notifier().unregister(run.id, event)
+    session = db()
+    session.expire_all()
+    run = get_run(session, run.id)
+    session.rollback()
     return create_response(run, async_mode)
 
 
@@ -121,9 +129,10 @@ class Runs(MethodView):
     def get(self, query: dict[str, Any]) -> Response:
         """List runs (filter by status; sort and paginate in SQL)."""
         page = queries.Page(query["limit"], query["offset"], query["sort_by"], query["sort_order"])
-        runs, total = queries.list_runs(db(), query, page)
-        items = [run_state(r) for r in runs]
-        return json_response({"runs": items, **page.meta(len(items), total)})
+        session = db()
+        ids, total = queries.list_run_ids(session, query, page)
+        items = documents.list_items(session, ids)
+        return Response(documents.list_body("runs", items, page.meta(len(items), total)), mimetype="application/json")
 
     @require_scope("runs:write")
     @blp.arguments(RunCreateSchema)

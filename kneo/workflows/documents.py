@@ -10,15 +10,17 @@ can still change (running, blocked) have no documents and are rendered from thei
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 import orjson
-from sqlalchemy import event, inspect
-from sqlalchemy.orm import Session
+from sqlalchemy import event, inspect, select
+from sqlalchemy.orm import Session, undefer
 
 from kneo.models import Run, RunStatus
 from kneo.redaction import redact
-from kneo.workflows.views import run_state, run_status_view
+from kneo.workflows import queries
+from kneo.workflows.serialize import run_state, run_status_view
 
 _OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATETIME
 
@@ -39,6 +41,23 @@ def status_document(run: Run) -> bytes:
 def list_document(run: Run) -> bytes:
     """The RunState item of ``run`` as ``GET /runs`` lists it."""
     return dumps(redact(run_state(run)))
+
+
+def list_items(session: Session, ids: Sequence[str]) -> list[bytes]:
+    """The list items of the runs ``ids`` in that order: stored documents where there are, the
+    others (runs that can still change) rendered from their rows."""
+    items = queries.run_list_documents(session, ids)
+    missing = [run_id for run_id in ids if items.get(run_id) is None]
+    if missing:
+        stmt = select(Run).options(undefer(Run.spec)).where(Run.id.in_(missing))
+        for run in session.execute(stmt).scalars():
+            items[run.id] = list_document(run)
+    return [document for run_id in ids if (document := items.get(run_id)) is not None]
+
+
+def list_body(key: str, items: Sequence[bytes], meta: dict[str, Any]) -> bytes:
+    """A list envelope ``{key: [items], **meta}`` around ready item documents."""
+    return b'{"' + key.encode() + b'":[' + b",".join(items) + b"]," + dumps(meta)[1:]
 
 
 def store_documents(run: Run) -> None:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Engine, Select, func, select
+from sqlalchemy import ColumnElement, Engine, Select, func, literal, select
 from sqlalchemy.orm import InstrumentedAttribute, Session, undefer
 
 from kneo.errors import Unprocessable
@@ -95,16 +95,28 @@ def _sort_column(columns: Mapping[str, Any], page: Page) -> Any:
 
 
 def _paged(
-    session: Session, stmt: Select[Any], where: Sequence[ColumnElement[bool]], page: Page, order: list[Any]
+    session: Session,
+    stmt: Select[Any],
+    where: Sequence[ColumnElement[bool]],
+    page: Page,
+    order: list[Any],
+    cap: int | None = None,
 ) -> tuple[list[Any], int]:
     """One page of ``stmt`` under ``where`` and the total; the count reads only what ``where`` needs
-    (an index-only scan where one fits), never the selected rows."""
+    (an index-only scan where one fits), never the selected rows, and stops at ``cap`` if given."""
     entity = stmt.column_descriptions[0]["entity"]
-    total = session.execute(select(func.count()).select_from(entity).where(*where)).scalar_one()
+    total = _count(session, entity, where, cap)
     if total == 0 or page.offset >= total:
         return [], total
     rows = session.execute(stmt.where(*where).order_by(*order).limit(page.limit).offset(page.offset)).scalars().all()
     return list(rows), total
+
+
+def _count(session: Session, entity: Any, where: Sequence[ColumnElement[bool]], cap: int | None) -> int:
+    if cap is None:
+        return int(session.execute(select(func.count()).select_from(entity).where(*where)).scalar_one())
+    bounded = select(literal(1)).select_from(entity).where(*where).limit(cap).subquery()
+    return int(session.execute(select(func.count()).select_from(bounded)).scalar_one())
 
 
 def run_document(engine: Engine, run_id: str) -> bytes | None:
@@ -124,10 +136,28 @@ def run_document(engine: Engine, run_id: str) -> bytes | None:
 
 def list_runs(session: Session, filters: Mapping[str, Any], page: Page) -> tuple[list[Run], int]:
     """Runs matching every given filter of ``GET /runs`` (status, workflow kind and name, session,
-    error, creation window, text in the output)."""
+    error, creation window, text in the output); the total counts at most :data:`WINDOW` runs."""
+    ids, total = list_run_ids(session, filters, page)
+    found = {
+        run.id: run for run in session.execute(select(Run).options(undefer(Run.spec)).where(Run.id.in_(ids))).scalars()
+    }
+    return [found[i] for i in ids if i in found], total
+
+
+def list_run_ids(session: Session, filters: Mapping[str, Any], page: Page) -> tuple[list[str], int]:
+    """The ids of one page of :func:`list_runs` in order (read from an index where one fits) and
+    the total, capped at :data:`WINDOW` as the contract caps it."""
     column = _sort_column(RUN_SORT, page)
-    stmt = select(Run).options(undefer(Run.spec))
-    return _paged(session, stmt, run_filters(filters), page, _order(column, page.sort_order, Run.id))
+    order = _order(column, page.sort_order, Run.id)
+    return _paged(session, select(Run.id), run_filters(filters), page, order, cap=WINDOW)
+
+
+def run_list_documents(session: Session, ids: Sequence[str]) -> dict[str, bytes | None]:
+    """The stored list items of the runs ``ids`` (None for a run that has none)."""
+    if not ids:
+        return {}
+    rows = session.execute(select(Run.id, Run.list_document).where(Run.id.in_(ids))).all()
+    return {run_id: bytes(doc) if doc is not None else None for run_id, doc in rows}
 
 
 def run_filters(filters: Mapping[str, Any]) -> list[ColumnElement[bool]]:
@@ -201,7 +231,7 @@ def list_audit(session: Session, filters: Mapping[str, Any], page: Page) -> tupl
     where = [getattr(AuditEvent, name) == filters[name] for name in names]
     last = AuditEvent.id.desc() if page.sort_order == "desc" else AuditEvent.id.asc()
     order = [*_order(column, page.sort_order, AuditEvent.created_at), last]
-    return _paged(session, select(AuditEvent), where, page, order)
+    return _paged(session, select(AuditEvent), where, page, order, cap=WINDOW)
 
 
 def list_step_runs(session: Session, run_id: str, limit: int = 500) -> list[StepRun]:

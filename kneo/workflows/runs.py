@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import hashlib
 import threading
@@ -12,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+import orjson
 from sqlalchemy import update
 from sqlalchemy.orm import Session, undefer
 
@@ -63,7 +63,7 @@ def compile_request(session: Session, request: RunRequest, settings: Settings) -
     return raw, compiled_plan(raw, request.target, settings)
 
 
-_plan_cache: OrderedDict[str, dict[str, Any]] = OrderedDict()
+_plan_cache: OrderedDict[str, bytes] = OrderedDict()  # compiled plans as JSON (each hit gets its own copy)
 _plan_cache_lock = threading.Lock()
 PLAN_CACHE_SIZE = 256
 
@@ -82,13 +82,17 @@ def compiled_plan(raw: dict[str, Any], target: str, settings: Settings) -> dict[
         cached = _plan_cache.get(key)
         if cached is not None:
             _plan_cache.move_to_end(key)
-            return copy.deepcopy(cached)
+            return orjson.loads(cached)
     plan = _compile(raw, target, settings)
+    try:
+        stored = orjson.dumps(plan)
+    except TypeError:  # not plain JSON: compiled afresh every time
+        return plan
     with _plan_cache_lock:
-        _plan_cache[key] = plan
+        _plan_cache[key] = stored
         while len(_plan_cache) > PLAN_CACHE_SIZE:
             _plan_cache.popitem(last=False)
-    return copy.deepcopy(plan)
+    return plan
 
 
 def _compile(raw: dict[str, Any], target: str, settings: Settings) -> dict[str, Any]:
