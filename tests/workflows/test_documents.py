@@ -15,6 +15,7 @@ import pytest
 from tests.support import specs
 from tests.support.services import Api, start_topology
 
+pytestmark = pytest.mark.e2e
 FUNCTIONS = {"upper": "tests.support.functions.upper", "marked": "tests.support.functions.fail_once_per_marker"}
 
 
