@@ -29,6 +29,7 @@ test-services:
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check kneo tests scripts bench celeryconfig.py wsgi.py
+	$(BIN)/lint-imports
 
 typecheck: install
 	$(BIN)/mypy kneo celeryconfig.py wsgi.py

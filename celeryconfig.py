@@ -1,14 +1,18 @@
-"""Celery configuration, built from kneo.config (the single settings source)."""
+"""Celery configuration, built from kneo.config (the single settings source).
+
+The settings-derived values (``broker_url``, ``beat_schedule``) are read from the environment when
+Celery asks for them, not when this module is imported.
+"""
 
 from __future__ import annotations
 
+from functools import cache
+from typing import Any
+
 from kombu import Exchange, Queue
 
-from kneo.config import load_settings
+from kneo.config import Settings, load_settings
 
-_settings = load_settings()
-
-broker_url = _settings.broker_url
 result_backend = None
 task_ignore_result = True
 task_serializer = "json"
@@ -44,9 +48,33 @@ def _every(task: str, seconds: float) -> dict[str, object]:
     return {"task": task, "schedule": seconds, "options": {"queue": "kneo.sweeps", "expires": seconds * 2}}
 
 
-beat_schedule = {
-    "kneo-reconcile": _every("kneo.sweep.reconcile", _settings.reconcile_interval_seconds),
-    "kneo-human-expiry": _every("kneo.sweep.human_expiry", _settings.human_sweep_interval_seconds),
-    "kneo-deadlines": _every("kneo.sweep.deadlines", _settings.deadline_sweep_interval_seconds),
-    "kneo-retention": _every("kneo.sweep.retention", _settings.retention_sweep_interval_seconds),
-}
+@cache
+def _settings() -> Settings:
+    return load_settings()
+
+
+def _beat_schedule() -> dict[str, dict[str, object]]:
+    settings = _settings()
+    return {
+        "kneo-reconcile": _every("kneo.sweep.reconcile", settings.reconcile_interval_seconds),
+        "kneo-human-expiry": _every("kneo.sweep.human_expiry", settings.human_sweep_interval_seconds),
+        "kneo-deadlines": _every("kneo.sweep.deadlines", settings.deadline_sweep_interval_seconds),
+        "kneo-retention": _every("kneo.sweep.retention", settings.retention_sweep_interval_seconds),
+    }
+
+
+SETTING_TYPES = (str, bool, int, float, tuple, list, dict, type(None))
+_FROM_SETTINGS = {"broker_url": lambda: _settings().broker_url, "beat_schedule": _beat_schedule}
+
+
+def __getattr__(name: str) -> Any:
+    """The settings-derived values, computed on first request."""
+    if name in _FROM_SETTINGS:
+        return _FROM_SETTINGS[name]()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    """The configuration's names as Celery lists them, the lazy ones among them."""
+    settings = [n for n, v in globals().items() if n.islower() and n[0] != "_" and isinstance(v, SETTING_TYPES)]
+    return sorted([*settings, *_FROM_SETTINGS])

@@ -8,7 +8,7 @@ from typing import Any
 from kneo.agents import guardrails
 from kneo.agents.callables import resolve_callable
 from kneo.agents.offline import run_offline_agent
-from kneo.agents.runtime import AgentRequest, run_agent
+from kneo.agents.request import AgentRequest, RunAgent
 from kneo.agents.tools import Components
 from kneo.execution import StepOutcome
 from kneo.specs import module_allowed
@@ -23,13 +23,13 @@ def _tool_handlers(plan: Mapping[str, Any], allowed_modules: Sequence[str]) -> d
     return handlers
 
 
-def run_bridge(request: AgentRequest) -> StepOutcome:
+def run_bridge(request: AgentRequest, run_nested: RunAgent) -> StepOutcome:
     """Run the offline model, with the agent's input and output guardrails around it."""
     agent = request.agent
     handlers = _tool_handlers(request.plan, request.allowed_modules) if agent.get("tools") else {}
     common = {"agent_name": agent["name"], "runtime_mode": "bridge"}
     checks: list[dict[str, Any]] = []
-    components = Components(request, run_agent, checks)
+    components = Components(request, run_nested, checks)
 
     def stage(name: str, text: str) -> str:
         items = (agent.get("guardrails") or {}).get(name) or []

@@ -7,7 +7,8 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from kneo.agents import guardrails
-from kneo.agents.runtime import AgentRequest, agent_settings, run_agent
+from kneo.agents.request import AgentRequest
+from kneo.agents.runtime import agent_settings, run_agent
 from kneo.agents.tools import Components
 from kneo.execution import ClaimedStep, StepOutcome
 from kneo.specs import module_allowed

@@ -1,14 +1,14 @@
-"""Worker-process lifecycle of the agent runtimes: redacting log filter, MCP sessions closed at shutdown.
+"""Process resources of the agent runtimes: the redacting log filter, MCP sessions closed at shutdown.
 
-Provider secrets required by ``KNEO_SERV_REQUIRE_PROVIDER_SECRETS`` are checked when the settings
-load (``kneo.config.load_agent_settings``), i.e. before the web app or the worker starts.
+The worker connects these to Celery's signals (``kneo.tasks.wiring``). Provider secrets required by
+``KNEO_SERV_REQUIRE_PROVIDER_SECRETS`` are checked when the settings load
+(``kneo.config.load_agent_settings``), i.e. before the web app or the worker starts.
 """
 
 from __future__ import annotations
 
-import atexit
 import logging
-from typing import Any
+import sys
 
 from kneo.redaction import SecretLogFilter
 
@@ -22,30 +22,8 @@ def install_log_filter(logger: logging.Logger | None = None) -> None:
             handler.addFilter(_FILTER)
 
 
-def _on_logger(logger: logging.Logger | None = None, **_: Any) -> None:
-    install_log_filter(logger)
-
-
-def _on_start(**_: Any) -> None:
-    install_log_filter()
-
-
-def _on_shutdown(**_: Any) -> None:
-    import sys
-
-    pool = sys.modules.get("kneo.agents.mcp_pool")  # nothing to close if MCP was never used here
+def close_agent_resources() -> None:
+    """Close the MCP sessions of this process (nothing to close if MCP was never used here)."""
+    pool = sys.modules.get("kneo.agents.mcp_pool")
     if pool is not None:
         pool.close_pool()
-
-
-def connect_worker_signals() -> None:
-    """Hook the Celery worker's signals (called once by ``kneo.tasks.app``)."""
-    from celery import signals
-
-    signals.after_setup_logger.connect(_on_logger, weak=False)
-    signals.after_setup_task_logger.connect(_on_logger, weak=False)
-    signals.worker_init.connect(_on_start, weak=False)  # also when a setup_logging receiver took over
-    signals.worker_process_init.connect(_on_start, weak=False)
-    signals.worker_process_shutdown.connect(_on_shutdown, weak=False)
-    signals.worker_shutdown.connect(_on_shutdown, weak=False)
-    atexit.register(_on_shutdown)

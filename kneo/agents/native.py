@@ -18,7 +18,7 @@ from kneo.agents import guardrails
 from kneo.agents.errors import MaxIterationsExceeded, TokenBudgetExceeded
 from kneo.agents.memory import apply_memory
 from kneo.agents.provider import ModelProvider, ModelReply, build_provider, parse_arguments
-from kneo.agents.runtime import AgentRequest, run_agent
+from kneo.agents.request import AgentRequest, RunAgent
 from kneo.agents.tools import Components, Toolbox
 from kneo.execution import StepOutcome
 from kneo.redaction import redact
@@ -60,7 +60,7 @@ def system_prompt(plan: Mapping[str, Any], agent: Mapping[str, Any]) -> str:
 
 
 class ToolLoop:
-    def __init__(self, request: AgentRequest, provider: ModelProvider) -> None:
+    def __init__(self, request: AgentRequest, provider: ModelProvider, run_nested: RunAgent) -> None:
         self.request = request
         self.agent = request.agent
         self.provider = provider
@@ -75,7 +75,7 @@ class ToolLoop:
             "model_provider": provider.provider,
             "model_name": provider.model,
         }
-        self.components = Components(request, run_agent, self.events)
+        self.components = Components(request, run_nested, self.events)
         self.toolbox = Toolbox(request, self.components, self.events)
         self.last_text = ""
 
@@ -223,7 +223,7 @@ class ToolLoop:
         }
 
 
-def run_native(request: AgentRequest) -> StepOutcome:
+def run_native(request: AgentRequest, run_nested: RunAgent) -> StepOutcome:
     """Bind the provider (binding errors propagate so ``fallback_mode`` can apply), then run the loop."""
     provider = build_provider(request.agent, request.settings, request.step_timeout_seconds)
-    return ToolLoop(request, provider).run()
+    return ToolLoop(request, provider, run_nested).run()

@@ -21,8 +21,7 @@ from kneo.agents.errors import ToolError, time_limit_of
 from kneo.agents.mcp_pool import get_pool
 from kneo.agents.mcp_transport import DEFAULT_TIMEOUT_SECONDS
 from kneo.agents.permissions import check_tool_call
-from kneo.agents.runtime import AgentRequest
-from kneo.execution import StepOutcome
+from kneo.agents.request import AgentRequest, RunAgent
 from kneo.redaction import scrub_secrets
 
 AGENT_TOOL_SCHEMA = {
@@ -31,7 +30,7 @@ AGENT_TOOL_SCHEMA = {
     "required": ["input"],
 }
 EMPTY_SCHEMA = {"type": "object", "properties": {}}
-RunNested = Callable[[AgentRequest], StepOutcome]
+RunNested = RunAgent
 
 
 def stringify(value: Any) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hmac
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from flask import Flask, Response, current_app
@@ -76,14 +76,12 @@ def scrape_allowed(settings: Settings, presented: str) -> bool:
     return token is None
 
 
-def register_metrics_route(app: Flask) -> None:
+def register_metrics_route(app: Flask, presented_key: Callable[[], str]) -> None:
     """Serve ``/metrics``: it needs the metrics token or an API key whenever either is configured."""
     if not obs.metrics_enabled():
         return
 
     def metrics_view() -> Response:
-        from kneo.web.auth import presented_key
-
         if not scrape_allowed(current_app.extensions["kneo.settings"], presented_key()):
             return Response("metrics token or API key required\n", status=401, headers={"WWW-Authenticate": "Bearer"})
         body = render_metrics(current_app.extensions["kneo.read_sessions"])

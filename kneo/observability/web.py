@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 from flask import Flask, Response, g, request
@@ -12,15 +13,16 @@ from kneo.observability.endpoint import register_metrics_route
 from kneo.observability.events import install_run_events
 
 
-def init_app(app: Flask, settings: Any, engine: Any) -> None:
-    """Install tracing (when enabled), request metrics, the run counters and ``/metrics``."""
+def init_app(app: Flask, settings: Any, engine: Any, presented_key: Callable[[], str]) -> None:
+    """Install tracing (when enabled), request metrics, the run counters and ``/metrics`` (which
+    reads the request's key with ``presented_key``)."""
     if tracing.configure_tracing("web"):
         tracing.instrument_flask(app)
         tracing.instrument_engine(engine)
         tracing.instrument_celery()
     install_run_events()
     _install_request_metrics(app)
-    register_metrics_route(app)
+    register_metrics_route(app, presented_key)
 
 
 def _install_request_metrics(app: Flask) -> None:

@@ -1,6 +1,7 @@
 """Celery tasks: thin shells around the workflow use cases.
 
-``celery -A kneo.tasks worker`` finds ``celery_app`` here.
+``celery -A kneo.tasks worker`` finds ``app`` here: a lazy proxy of the Celery app, built on first
+use (``kneo.tasks.app.create_celery_app``); importing this package builds nothing.
 """
 
 from kneo.tasks.app import celery_app

@@ -43,6 +43,14 @@ def send_steps(dispatches: Iterable[Dispatch], run_ids: dict[str, str] | None = 
     return sent
 
 
+def ping_broker(timeout: float = 2.0) -> None:
+    """Connect to the broker once; raises when it cannot be reached."""
+    from kneo.tasks.app import celery_app
+
+    with celery_app.connection_for_write() as connection:
+        connection.ensure_connection(max_retries=1, timeout=timeout)
+
+
 def after_commit(transition: Transition, notify: object | None = None) -> None:
     """Dispatch the committed transition's steps and announce a settled run."""
     send_steps(transition.dispatches, {row.id: row.run_id for row in transition.new_steps})

@@ -7,7 +7,7 @@ import socket
 import time
 import uuid
 
-from celery import Task
+from celery import Task, shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 
 from kneo.agents.executor import execute_unit, runs_inline
@@ -16,7 +16,6 @@ from kneo.context import REQUEST_ID, REQUEST_ID_HEADER
 from kneo.db import transaction, utcnow
 from kneo.execution import ClaimedStep, StepOutcome
 from kneo.observability.spans import lease_span, observe_step
-from kneo.tasks.app import celery_app
 from kneo.tasks.dispatch import STEP_TASK, after_commit
 from kneo.tasks.runtime import WorkerRuntime, get_runtime
 from kneo.tasks.time_limit import call_with_time_limit
@@ -26,16 +25,14 @@ from kneo.workflows.steps import claim_inline, claim_step, complete_step, run_is
 WORKER_ID = f"{socket.gethostname()}-{uuid.uuid4().hex[:8]}"
 
 
-def _per_process_worker_id() -> None:
-    """Prefork children get their own lease owner id (the module is imported before the fork)."""
+def new_worker_id() -> None:
+    """Prefork children get their own lease owner id (the module is imported before the fork;
+    ``kneo.tasks.wiring`` calls this in each child)."""
     global WORKER_ID
     WORKER_ID = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
 
 
-os.register_at_fork(after_in_child=_per_process_worker_id)
-
-
-@celery_app.task(name=STEP_TASK, bind=True, acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+@shared_task(name=STEP_TASK, bind=True, acks_late=True, reject_on_worker_lost=True, ignore_result=True)
 def execute_step(self: Task, step_run_id: str, timeout_seconds: int | None = None) -> None:
     """Execute one step run; stale or duplicated messages are dropped by the claim."""
     token = REQUEST_ID.set(self.request.get(REQUEST_ID_HEADER))

@@ -12,10 +12,10 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from datetime import datetime
 
+from celery import shared_task
 from sqlalchemy.orm import Session
 
 from kneo.db import transaction, utcnow
-from kneo.tasks.app import celery_app
 from kneo.tasks.dispatch import after_commit
 from kneo.tasks.runtime import get_runtime
 from kneo.workflows.sweeps.common import BATCH, Outcome
@@ -52,25 +52,25 @@ def _log_counts(sweep: str, counts: dict[str, int]) -> dict[str, int]:
     return counts
 
 
-@celery_app.task(name=RECONCILE_TASK, ignore_result=True, acks_late=False)
+@shared_task(name=RECONCILE_TASK, ignore_result=True, acks_late=False)
 def reconcile() -> int:
     """Re-dispatch lost step messages and steps whose worker died; returns the count."""
     return run_reconcile()
 
 
-@celery_app.task(name=HUMAN_EXPIRY_TASK, ignore_result=True, acks_late=False)
+@shared_task(name=HUMAN_EXPIRY_TASK, ignore_result=True, acks_late=False)
 def human_expiry() -> dict[str, int]:
     """Apply ``on_timeout`` to human tasks past ``expires_at``."""
     return run_human_expiry()
 
 
-@celery_app.task(name=DEADLINES_TASK, ignore_result=True, acks_late=False)
+@shared_task(name=DEADLINES_TASK, ignore_result=True, acks_late=False)
 def deadlines() -> dict[str, int]:
     """Time out runs past ``deadline_at``."""
     return run_deadlines()
 
 
-@celery_app.task(name=RETENTION_TASK, ignore_result=True, acks_late=False)
+@shared_task(name=RETENTION_TASK, ignore_result=True, acks_late=False)
 def retention() -> dict[str, int]:
     """Delete finished and old records by the retention windows."""
     return run_retention()

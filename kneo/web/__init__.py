@@ -10,6 +10,7 @@ from kneo.notify import notifier_for
 from kneo.observability import web as observability
 from kneo.startup import check_web_settings
 from kneo.web import audit, console, credentials, docs_ui, graph, health, human, policies, runs, skills, specs
+from kneo.web.auth import presented_key
 from kneo.web.body_limit import ChunkedBodyLimit
 from kneo.web.console import session as console_session
 from kneo.web.context import close_db
@@ -80,10 +81,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fla
     app.register_blueprint(console.bp)
     register_error_handlers(app)
     register_request_hooks(app, settings)
-    observability.init_app(app, settings, engine)
-    from kneo.cli.admin import register_admin_commands
-
-    register_admin_commands(app)
+    observability.init_app(app, settings, engine, presented_key)
     app.wsgi_app = ChunkedBodyLimit(app.wsgi_app, settings.limits.max_body_bytes)  # type: ignore[method-assign]
     return app
 

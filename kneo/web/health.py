@@ -13,6 +13,7 @@ from kneo.errors import ServiceUnavailable
 from kneo.models import Run, StepRun, StepStatus
 from kneo.redaction import redact
 from kneo.secrets import extra_reference, provider_reference
+from kneo.tasks.dispatch import ping_broker
 from kneo.web.context import db, settings
 from kneo.web.errors import envelope
 from kneo.web.extensions import Blueprint
@@ -83,13 +84,10 @@ def _queue() -> dict[str, Any]:
 
 
 def _broker() -> dict[str, Any]:
-    from kneo.tasks.app import celery_app
-
     url = settings().broker_url
     if url.startswith("memory://"):
         return {"kind": "memory", "embedded": True}
-    with celery_app.connection_for_write() as connection:
-        connection.ensure_connection(max_retries=1, timeout=2)
+    ping_broker()
     return {"kind": url.split("://")[0]}
 
 

@@ -11,7 +11,8 @@ import pytest
 
 from kneo import specs
 from kneo.agents.mcp_pool import close_pool
-from kneo.agents.runtime import AgentRequest, run_agent
+from kneo.agents.request import AgentRequest
+from kneo.agents.runtime import run_agent
 from kneo.config import AgentSettings, load_agent_settings
 from kneo.sandbox import OutboundNotAllowed, SkillRoot
 from tests.support.openai_stub import OpenAIStub, echo_last_tool, tool_call

@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from kneo.agents.runtime import AgentRequest, run_agent
+from kneo.agents.request import AgentRequest
+from kneo.agents.runtime import run_agent
 from kneo.config import AgentSettings, load_agent_settings
 from kneo.sandbox import OutboundNotAllowed, SecretNotAllowed
 from kneo.secrets import MissingSecretError

@@ -8,7 +8,8 @@ import pytest
 
 from kneo.agents.errors import GuardrailViolation
 from kneo.agents.executor import runs_inline
-from kneo.agents.runtime import AgentRequest, run_agent
+from kneo.agents.request import AgentRequest
+from kneo.agents.runtime import run_agent
 from kneo.specs import compile_document
 from kneo.workflows import engine
 
