@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 
-from kneo.context import REQUEST_ID, REQUEST_ID_HEADER
+from kneo.correlation import REQUEST_ID, REQUEST_ID_HEADER
 from kneo.observability.spans import dispatch_span
 from kneo.workflows.transitions import Dispatch, Transition
 

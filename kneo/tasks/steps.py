@@ -12,7 +12,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 
 from kneo.agents.executor import execute_unit, runs_inline
 from kneo.agents.outcome import secure_outcome
-from kneo.context import REQUEST_ID, REQUEST_ID_HEADER
+from kneo.correlation import REQUEST_ID, REQUEST_ID_HEADER
 from kneo.db import transaction, utcnow
 from kneo.execution import ClaimedStep, StepOutcome
 from kneo.observability.spans import lease_span, observe_step

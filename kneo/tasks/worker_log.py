@@ -10,7 +10,7 @@ import json
 import logging
 from typing import Any
 
-from kneo.context import REQUEST_ID
+from kneo.correlation import REQUEST_ID
 from kneo.redaction import redact
 
 log = logging.getLogger("kneo_serv.worker")

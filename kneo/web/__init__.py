@@ -13,11 +13,11 @@ from kneo.web import audit, console, credentials, docs_ui, graph, health, human,
 from kneo.web.auth import presented_key
 from kneo.web.body_limit import ChunkedBodyLimit
 from kneo.web.console import session as console_session
-from kneo.web.context import close_db
-from kneo.web.errors import register_error_handlers
+from kneo.web.error_envelope import register_error_handlers
 from kneo.web.extensions import api
 from kneo.web.middleware import register_request_hooks
 from kneo.web.openapi import unify_versions
+from kneo.web.request_scope import close_db
 
 BLUEPRINTS = (
     health.blp,

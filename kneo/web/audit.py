@@ -9,8 +9,8 @@ from flask.views import MethodView
 
 from kneo.audit.record import audit_event_view
 from kneo.web.auth import require_scope
-from kneo.web.context import db
 from kneo.web.extensions import Blueprint
+from kneo.web.request_scope import db
 from kneo.web.responses import json_response
 from kneo.web.schemas import AuditQuerySchema
 from kneo.web.schemas.admin import AuditEventListResponseSchema

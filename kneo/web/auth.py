@@ -10,8 +10,8 @@ from flask import g, request
 
 from kneo.auth.keys import ANONYMOUS, Principal, authenticate
 from kneo.errors import Forbidden, Unauthorized
-from kneo.web.context import settings
 from kneo.web.openapi import scope_doc
+from kneo.web.request_scope import settings
 
 F = TypeVar("F", bound=Callable[..., Any])
 

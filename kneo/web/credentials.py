@@ -10,8 +10,8 @@ from marshmallow import fields
 
 from kneo.db import transaction
 from kneo.web.auth import current_principal, require_scope
-from kneo.web.context import db, settings
 from kneo.web.extensions import Blueprint
+from kneo.web.request_scope import db, settings
 from kneo.web.responses import json_response
 from kneo.web.schemas import StrictSchema
 from kneo.web.schemas.admin import CredentialInventoryResponseSchema

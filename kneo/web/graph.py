@@ -9,8 +9,8 @@ from flask.views import MethodView
 
 from kneo import specs
 from kneo.web.auth import require_scope
-from kneo.web.context import db, settings
 from kneo.web.extensions import Blueprint
+from kneo.web.request_scope import db, settings
 from kneo.web.responses import json_response
 from kneo.web.schemas import SpecRequestSchema
 from kneo.web.schemas.graph import RunGraphSchema, WorkflowGraphSchema

@@ -14,9 +14,9 @@ from kneo.models import Run, StepRun, StepStatus
 from kneo.redaction import redact
 from kneo.secrets import extra_reference, provider_reference
 from kneo.tasks.dispatch import ping_broker
-from kneo.web.context import db, settings
-from kneo.web.errors import envelope
+from kneo.web.error_envelope import envelope
 from kneo.web.extensions import Blueprint
+from kneo.web.request_scope import db, settings
 from kneo.web.responses import json_response
 from kneo.web.schemas.admin import HealthResponseSchema
 

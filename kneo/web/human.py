@@ -11,9 +11,9 @@ from kneo.db import transaction, utcnow
 from kneo.errors import Gone, NotFound
 from kneo.models import HumanTask
 from kneo.web.auth import current_principal, require_scope
-from kneo.web.context import db, settings
 from kneo.web.extensions import Blueprint
 from kneo.web.idempotency import idempotent
+from kneo.web.request_scope import db, settings
 from kneo.web.responses import json_response
 from kneo.web.runs import finish_transition
 from kneo.web.schemas import HumanResumeSchema, HumanTaskQuerySchema

@@ -13,7 +13,7 @@ from kneo.db import transaction, utcnow
 from kneo.errors import BadRequest, Conflict
 from kneo.redaction import redact
 from kneo.web.auth import current_principal
-from kneo.web.context import db, settings
+from kneo.web.request_scope import db, settings
 from kneo.web.responses import json_response
 from kneo.workflows import idempotency
 from kneo.workflows.idempotency import Ident, Replay, request_hash

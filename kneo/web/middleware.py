@@ -13,10 +13,10 @@ from typing import Any
 from flask import Flask, Response, current_app, g, request
 
 from kneo.config import Settings
-from kneo.context import REQUEST_ID
+from kneo.correlation import REQUEST_ID
 from kneo.redaction import redact
 from kneo.web.client_ip import client_ip
-from kneo.web.errors import envelope, unknown_query_parameters
+from kneo.web.error_envelope import envelope, unknown_query_parameters
 
 log = logging.getLogger("kneo_serv.service")
 _CONTEXT_PREFIXES = (("/runs/", "run_id"), ("/human-tasks/", "continuation_id"))

@@ -11,8 +11,8 @@ from marshmallow import ValidationError, fields, validates_schema
 from kneo import specs
 from kneo.db import transaction, utcnow
 from kneo.web.auth import current_principal, require_scope
-from kneo.web.context import db, settings
 from kneo.web.extensions import Blueprint
+from kneo.web.request_scope import db, settings
 from kneo.web.responses import json_response
 from kneo.web.schemas import StrictSchema, _limits
 from kneo.web.schemas.admin import (

@@ -15,9 +15,9 @@ from kneo.errors import BadRequest
 from kneo.models import Run, RunStatus
 from kneo.tasks.dispatch import after_commit
 from kneo.web.auth import current_principal, require_scope
-from kneo.web.context import db, notifier, read_engine, settings
 from kneo.web.extensions import Blueprint
 from kneo.web.idempotency import idempotent
+from kneo.web.request_scope import db, notifier, read_engine, settings
 from kneo.web.responses import json_response
 from kneo.web.schemas import (
     CheckpointQuerySchema,

@@ -10,8 +10,8 @@ from marshmallow import fields, validate
 
 from kneo.specs.skills import skill_catalog
 from kneo.web.auth import require_scope
-from kneo.web.context import settings
 from kneo.web.extensions import Blueprint
+from kneo.web.request_scope import settings
 from kneo.web.responses import json_response
 from kneo.web.schemas import PageQuerySchema
 from kneo.web.schemas.admin import SkillListResponseSchema

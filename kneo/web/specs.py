@@ -11,9 +11,9 @@ from marshmallow import fields
 from kneo import specs
 from kneo.db import transaction
 from kneo.web.auth import current_principal, require_scope
-from kneo.web.context import db, settings
 from kneo.web.extensions import Blueprint
 from kneo.web.idempotency import idempotent
+from kneo.web.request_scope import db, settings
 from kneo.web.responses import json_response
 from kneo.web.runs import start_run
 from kneo.web.schemas import RunCreateSchema, SpecRequestSchema, SpecSourceSchema

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from .kinds import HANDLERS
-from .kinds.context import Ctx, attempts_for, backoff_seconds, normalized_error
+from .kinds.frames import Ctx, attempts_for, backoff_seconds, normalized_error
 from .kinds.model import (
     MAX_ITERATIONS_ERROR,
     ROOT,

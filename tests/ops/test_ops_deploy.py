@@ -204,7 +204,10 @@ def test_topology_nginx_template_renders_valid_config(tmp_path: Path) -> None:
 
 
 def test_env_examples_name_only_known_settings() -> None:
-    known = set(re.findall(r'"(KNEO_SERV_[A-Z_]+)"', (ROOT / "kneo" / "config.py").read_text()))
+    settings = "".join(
+        (ROOT / "kneo" / name).read_text() for name in ("config.py", "agent_config.py", "config_values.py")
+    )
+    known = set(re.findall(r'"(KNEO_SERV_[A-Z_]+)"', settings))
     known |= {f"KNEO_SERV_{n.upper()}" for n in ("max_body_bytes",)}
     known |= {"KNEO_SERV_BIND", "KNEO_SERV_WEB_WORKERS", "KNEO_SERV_WEB_THREADS", "KNEO_SERV_FORWARDED_ALLOW_IPS"}
     known |= {"KNEO_SERV_OTEL_EXPORTER", "KNEO_SERV_OTEL_RECORD_ARGUMENTS", "KNEO_SERV_OTEL_RECORD_RESULTS"}

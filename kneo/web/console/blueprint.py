@@ -9,7 +9,7 @@ from werkzeug.exceptions import HTTPException
 
 from kneo.errors import KneoError
 from kneo.web.console.session import console_principal, csrf_token
-from kneo.web.context import settings
+from kneo.web.request_scope import settings
 
 bp = Blueprint(
     "console",

@@ -13,10 +13,10 @@ from kneo.db import transaction, utcnow
 from kneo.errors import KneoError
 from kneo.web.console.blueprint import bp
 from kneo.web.console.session import console_principal, page
-from kneo.web.context import db
 from kneo.web.credentials import read_inventory
 from kneo.web.health import readiness
 from kneo.web.policies import EnvironmentPolicySchema
+from kneo.web.request_scope import db
 from kneo.workflows import queries
 from kneo.workflows.policies import (
     check_environment,

@@ -16,8 +16,8 @@ from kneo.models import HumanTask
 from kneo.redaction import redact
 from kneo.web.console.blueprint import bp
 from kneo.web.console.session import page
-from kneo.web.context import db
 from kneo.web.human import resume_continuation
+from kneo.web.request_scope import db
 from kneo.web.schemas import HumanResumeSchema
 from kneo.workflows import queries
 from kneo.workflows.serialize import human_task_view

@@ -16,7 +16,7 @@ from kneo.tasks.dispatch import after_commit
 from kneo.web.console.blueprint import bp
 from kneo.web.console.picture import graph_svg
 from kneo.web.console.session import console_principal, page
-from kneo.web.context import db, notifier, settings
+from kneo.web.request_scope import db, notifier, settings
 from kneo.workflows import queries, replay
 from kneo.workflows.kinds.layout import run_graph
 from kneo.workflows.runs import cancel_run, continue_run, get_run

@@ -6,7 +6,7 @@ from flask import Response, redirect, render_template, request, url_for
 
 from kneo.web.console.blueprint import bp
 from kneo.web.console.session import check_csrf, console_principal, safe_next, sign_in, sign_out
-from kneo.web.context import settings
+from kneo.web.request_scope import settings
 
 
 @bp.get("/")

@@ -22,7 +22,7 @@ from flask.sessions import SecureCookieSessionInterface
 
 from kneo.auth.keys import ANONYMOUS, Principal, authenticate
 from kneo.config import Settings
-from kneo.web.context import settings
+from kneo.web.request_scope import settings
 
 F = TypeVar("F", bound=Callable[..., Any])
 COOKIE_NAME = "kneo_console"

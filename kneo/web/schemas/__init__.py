@@ -13,7 +13,7 @@ from marshmallow import RAISE, Schema, ValidationError, fields, post_load, pre_l
 from kneo.environments import resolve_environment
 from kneo.models.run import MAX_SESSION_ID_CHARS
 from kneo.web.auth import current_principal
-from kneo.web.context import settings
+from kneo.web.request_scope import settings
 
 
 class Bounded(validate.Validator):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from .context import KindHandler
+from .frames import KindHandler
 from .graph import Graph
 from .orchestration import Concurrent, Turns
 from .sequential import Sequential

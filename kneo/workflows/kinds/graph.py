@@ -13,7 +13,7 @@ from typing import Any
 
 from kneo.specs import SpecError, evaluate_condition
 
-from .context import Ctx, Slot
+from .frames import Ctx, Slot
 from .model import MAX_ITERATIONS_ERROR
 
 

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .context import Ctx, Slot
+    from .frames import Ctx, Slot
 
 
 def nested_workflow(plan: Mapping[str, Any], step: Mapping[str, Any]) -> str | None:

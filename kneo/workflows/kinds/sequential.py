@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from .context import Ctx, Slot
+from .frames import Ctx, Slot
 
 
 class Sequential:

@@ -88,7 +88,7 @@ def unknown_query_parameters(names: list[str]) -> Response:
 
 def handle_http_exception(exc: HTTPException) -> Response:
     if isinstance(exc, RequestEntityTooLarge):
-        from kneo.web.context import settings
+        from kneo.web.request_scope import settings
 
         limit = settings().limits.max_body_bytes
         return envelope(
