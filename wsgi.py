@@ -3,6 +3,8 @@
 
 from kneo.cli.admin import register_admin_commands
 from kneo.web import create_app
+from kneo.web.server_errors import envelope_server_errors
 
+envelope_server_errors()
 app = create_app()
 register_admin_commands(app)
