@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import fields
 
-from kneo.web.schemas.common import OpenOut, Out, PageSchema, free_form, opt, req, strings
+from kneo.web.schemas.common import OpenOut, Out, PageSchema, free_form, nullable, req, strings
 
 
 class HealthResponseSchema(Out):
@@ -37,11 +37,11 @@ class AuditEventSchema(Out):
 
     id = req(fields.String)
     event_type = req(fields.String)
-    run_id = opt(fields.String)
-    continuation_id = opt(fields.String)
-    actor = opt(fields.String)
+    run_id = nullable(fields.String)
+    continuation_id = nullable(fields.String)
+    actor = nullable(fields.String)
     metadata = free_form()
-    created_at = opt(fields.String)
+    created_at = nullable(fields.String)
     seq = fields.Integer(allow_none=True)
     prev_hash = fields.String(allow_none=True)
     hash = fields.String(allow_none=True)
@@ -64,8 +64,8 @@ class StoredEnvironmentPolicySchema(Out):
 
 class EnvironmentPolicyResponseSchema(Out):
     environment = req(fields.String)
-    policy = opt(fields.Nested, StoredEnvironmentPolicySchema)
-    previous_policy = opt(fields.Nested, StoredEnvironmentPolicySchema)
+    policy = nullable(fields.Nested, StoredEnvironmentPolicySchema)
+    previous_policy = nullable(fields.Nested, StoredEnvironmentPolicySchema)
 
 
 class EnvironmentPolicyListResponseSchema(Out):
@@ -94,10 +94,10 @@ class CredentialReferenceSchema(Out):
     name = req(fields.String)
     env_var = req(fields.String)
     present = req(fields.Boolean)
-    value = opt(fields.String)
+    value = nullable(fields.String)
     status = req(fields.String)
-    expires_at = opt(fields.String)
-    last_checked = opt(fields.String)
+    expires_at = nullable(fields.String)
+    last_checked = nullable(fields.String)
 
 
 def references(required: bool) -> fields.Dict:
@@ -119,7 +119,7 @@ class CredentialInventoryResponseSchema(Out):
 
 class SkillSchema(Out):
     name = req(fields.String)
-    description = opt(fields.String)
+    description = nullable(fields.String)
     path = req(fields.String)
 
 

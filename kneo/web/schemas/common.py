@@ -27,12 +27,12 @@ class OpenOut(Schema):
 
 
 def req(field: type[fields.Field], *args: Any, **kwargs: Any) -> Any:
-    """A field every response carries."""
+    """A field every answer carries."""
     return field(*args, required=True, **kwargs)
 
 
-def opt(field: type[fields.Field], *args: Any, **kwargs: Any) -> Any:
-    """A field every response carries, possibly null."""
+def nullable(field: type[fields.Field], *args: Any, **kwargs: Any) -> Any:
+    """A field every answer carries, possibly null."""
     return field(*args, required=True, allow_none=True, **kwargs)
 
 
@@ -46,7 +46,7 @@ def free_form() -> Any:
 
 
 def free_form_or_null() -> Any:
-    return opt(fields.Dict)
+    return nullable(fields.Dict)
 
 
 class PageSchema(Out):
@@ -70,9 +70,9 @@ class RunErrorSchema(OpenOut):
 
 class MessageSchema(OpenOut):
     role = req(fields.String)
-    content = opt(fields.Raw)
-    name = opt(fields.String)
-    tool_call_id = opt(fields.String)
+    content = nullable(fields.Raw)
+    name = nullable(fields.String)
+    tool_call_id = nullable(fields.String)
     metadata = fields.Dict()
 
 
@@ -80,33 +80,33 @@ class TraceEventSchema(Out):
     """One trace event (contract §8.9); ``metadata`` depends on the event type."""
 
     type = req(fields.String)
-    run_id = opt(fields.String)
+    run_id = nullable(fields.String)
     event_id = req(fields.String)
     timestamp = req(fields.String)
-    parent_event_id = opt(fields.String)
-    span_id = opt(fields.String)
-    parent_span_id = opt(fields.String)
-    agent_name = opt(fields.String)
-    workflow_name = opt(fields.String)
-    step_id = opt(fields.String)
-    runtime_mode = opt(fields.String)
-    model_provider = opt(fields.String)
-    model_name = opt(fields.String)
-    tool_name = opt(fields.String)
-    guardrail_id = opt(fields.String)
-    memory_policy = opt(fields.String)
-    input_preview = opt(fields.String)
-    output_preview = opt(fields.String)
+    parent_event_id = nullable(fields.String)
+    span_id = nullable(fields.String)
+    parent_span_id = nullable(fields.String)
+    agent_name = nullable(fields.String)
+    workflow_name = nullable(fields.String)
+    step_id = nullable(fields.String)
+    runtime_mode = nullable(fields.String)
+    model_provider = nullable(fields.String)
+    model_name = nullable(fields.String)
+    tool_name = nullable(fields.String)
+    guardrail_id = nullable(fields.String)
+    memory_policy = nullable(fields.String)
+    input_preview = nullable(fields.String)
+    output_preview = nullable(fields.String)
     metadata = free_form()
-    error = opt(fields.String)
+    error = nullable(fields.String)
 
 
 class DiagnosticSchema(Out):
     code = req(fields.String)
     severity = req(fields.String)
     message = req(fields.String)
-    path = opt(fields.String)
-    suggestion = opt(fields.String)
+    path = nullable(fields.String)
+    suggestion = nullable(fields.String)
 
 
 class HumanRequestSchema(OpenOut):
@@ -119,15 +119,15 @@ class HumanRequestSchema(OpenOut):
     title = req(fields.String)
     prompt = req(fields.String)
     context = free_form()
-    options = opt(fields.List, fields.Raw())
+    options = nullable(fields.List, fields.Raw())
     allow_edit = req(fields.Boolean)
-    default_option = opt(fields.String)
-    response_role = opt(fields.String)
-    requested_by = opt(fields.String)
-    assignee = opt(fields.String)
-    escalation_assignee = opt(fields.String)
-    escalation_timeout_seconds = opt(fields.Float)
-    timeout_seconds = opt(fields.Float)
+    default_option = nullable(fields.String)
+    response_role = nullable(fields.String)
+    requested_by = nullable(fields.String)
+    assignee = nullable(fields.String)
+    escalation_assignee = nullable(fields.String)
+    escalation_timeout_seconds = nullable(fields.Float)
+    timeout_seconds = nullable(fields.Float)
     on_timeout = req(fields.String)
     metadata = free_form()
     escalated_at = fields.Float(allow_none=True)

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from marshmallow import fields
 
-from kneo.web.schemas.common import Out, opt, req, strings
+from kneo.web.schemas.common import Out, nullable, req, strings
 
 
 class GraphWorkflowSchema(Out):
     name = req(fields.String)
     type = req(fields.String)
-    max_steps = opt(fields.Integer)
+    max_steps = nullable(fields.Integer)
 
 
 class GraphNodeSchema(Out):
@@ -20,12 +20,12 @@ class GraphNodeSchema(Out):
     id = req(fields.String)
     name = req(fields.String)
     kind = req(fields.String)
-    ref = opt(fields.String)
+    ref = nullable(fields.String)
     start = req(fields.Boolean)
     on_error = req(fields.String)
     max_retries = req(fields.Integer)
-    timeout_seconds = opt(fields.Float)
-    fallback_node = opt(fields.String)
+    timeout_seconds = nullable(fields.Float)
+    fallback_node = nullable(fields.String)
     workflow = fields.String()
     parallel = fields.Boolean()
 
@@ -35,22 +35,22 @@ class GraphEdgeSchema(Out):
 
     source = req(fields.String)
     target = req(fields.String)
-    label = opt(fields.String)
+    label = nullable(fields.String)
     conditional = req(fields.Boolean)
     priority = req(fields.Integer)
     from_ = req(fields.String, data_key="from")
     to = req(fields.String)
-    condition = opt(fields.Dict)
+    condition = nullable(fields.Dict)
 
 
 class WorkflowGraphSchema(Out):
     """``POST /specs/graph``: nodes and edges of the root workflow (one agent node when there is none)."""
 
-    workflow_kind = opt(fields.String)
-    workflow_name = opt(fields.String)
-    start = opt(fields.String)
-    max_steps = opt(fields.Integer)
-    workflow = opt(fields.Nested, GraphWorkflowSchema)
+    workflow_kind = nullable(fields.String)
+    workflow_name = nullable(fields.String)
+    start = nullable(fields.String)
+    max_steps = nullable(fields.Integer)
+    workflow = nullable(fields.Nested, GraphWorkflowSchema)
     nodes = req(fields.List, fields.Nested(GraphNodeSchema))
     edges = req(fields.List, fields.Nested(GraphEdgeSchema))
 
@@ -75,5 +75,5 @@ class RunGraphSchema(WorkflowGraphSchema):
     visited = strings()
     visited_steps = strings()
     visited_nodes = strings()
-    current = opt(fields.String)
-    termination = opt(fields.String)
+    current = nullable(fields.String)
+    termination = nullable(fields.String)

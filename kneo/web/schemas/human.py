@@ -11,7 +11,7 @@ from kneo.web.schemas.common import (
     PageSchema,
     TraceEventSchema,
     free_form,
-    opt,
+    nullable,
     req,
     strings,
 )
@@ -23,29 +23,29 @@ class HumanTaskSchema(Out):
     id = req(fields.String)
     run_id = req(fields.String)
     status = req(fields.String)
-    workflow_name = opt(fields.String)
-    workflow_kind = opt(fields.String)
-    current_step_index = opt(fields.Integer)
-    current_node_id = opt(fields.String)
-    current_input = opt(fields.String)
+    workflow_name = nullable(fields.String)
+    workflow_kind = nullable(fields.String)
+    current_step_index = nullable(fields.Integer)
+    current_node_id = nullable(fields.String)
+    current_input = nullable(fields.String)
     visited_steps = strings()
     visited_nodes = strings()
     messages = req(fields.List, fields.Nested(MessageSchema))
     variables = free_form()
     trace_events = req(fields.List, fields.Nested(TraceEventSchema))
-    pending_human_request_id = opt(fields.String)
-    pending_human_request = opt(fields.Nested, HumanRequestSchema)
-    expires_at = opt(fields.Float)
-    escalated_at = opt(fields.Float)
-    original_expires_at = opt(fields.Float)
-    assignee = opt(fields.String)
-    decision = opt(fields.String)
-    reviewer = opt(fields.String)
-    decision_metadata = opt(fields.Dict)
-    resolved_at = opt(fields.String)
+    pending_human_request_id = nullable(fields.String)
+    pending_human_request = nullable(fields.Nested, HumanRequestSchema)
+    expires_at = nullable(fields.Float)
+    escalated_at = nullable(fields.Float)
+    original_expires_at = nullable(fields.Float)
+    assignee = nullable(fields.String)
+    decision = nullable(fields.String)
+    reviewer = nullable(fields.String)
+    decision_metadata = nullable(fields.Dict)
+    resolved_at = nullable(fields.String)
     metadata = free_form()
-    created_at = opt(fields.String)
-    updated_at = opt(fields.String)
+    created_at = nullable(fields.String)
+    updated_at = nullable(fields.String)
 
 
 class HumanTaskListResponseSchema(PageSchema):
@@ -56,6 +56,6 @@ class HumanTaskResponseSchema(Out):
     """An open task: its pending request, the conversation so far, and the whole task."""
 
     continuation_id = req(fields.String)
-    request = opt(fields.Nested, HumanRequestSchema)
+    request = nullable(fields.Nested, HumanRequestSchema)
     messages = req(fields.List, fields.Nested(MessageSchema))
     task = req(fields.Nested, HumanTaskSchema)

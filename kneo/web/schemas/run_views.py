@@ -12,7 +12,7 @@ from kneo.web.schemas.common import (
     RunErrorSchema,
     TraceEventSchema,
     free_form,
-    opt,
+    nullable,
     relaxed,
     req,
     strings,
@@ -31,10 +31,10 @@ class CheckpointSummarySchema(Out):
     id = req(fields.String)
     sequence = req(fields.Integer)
     type = req(fields.String)
-    created_at = opt(fields.String)
-    workflow_name = opt(fields.String)
-    step_id = opt(fields.String)
-    node_id = opt(fields.String)
+    created_at = nullable(fields.String)
+    workflow_name = nullable(fields.String)
+    step_id = nullable(fields.String)
+    node_id = nullable(fields.String)
 
 
 CheckpointStateSchema = relaxed(RunStateSchema, "CheckpointStateSchema")
@@ -83,34 +83,34 @@ class CheckpointDiffResponseSchema(Out):
 class ReplayContextSchema(Out):
     run_id = req(fields.String)
     status = req(fields.String)
-    workflow_type = opt(fields.String)
+    workflow_type = nullable(fields.String)
     completed_steps = req(fields.List, fields.String(allow_none=True))
     completed_nodes = req(fields.List, fields.String(allow_none=True))
-    failed_step = opt(fields.String)
-    failed_node = opt(fields.String)
+    failed_step = nullable(fields.String)
+    failed_node = nullable(fields.String)
     next_step_index = req(fields.Integer)
-    resume_input = opt(fields.String)
+    resume_input = nullable(fields.String)
     checkpoint_count = req(fields.Integer)
     can_continue = req(fields.Boolean)
     can_replay = req(fields.Boolean)
 
 
 class TimelineItemSchema(CheckpointSummarySchema):
-    status = opt(fields.String)
-    current_step_index = opt(fields.Integer)
-    current_step_id = opt(fields.String)
-    current_node_id = opt(fields.String)
-    continuation_id = opt(fields.String)
-    pending_human_request_id = opt(fields.String)
-    error = opt(fields.Nested, RunErrorSchema)
+    status = nullable(fields.String)
+    current_step_index = nullable(fields.Integer)
+    current_step_id = nullable(fields.String)
+    current_node_id = nullable(fields.String)
+    continuation_id = nullable(fields.String)
+    pending_human_request_id = nullable(fields.String)
+    error = nullable(fields.Nested, RunErrorSchema)
 
 
 class RunReplayResponseSchema(Out):
     run_id = req(fields.String)
     status = req(fields.String)
-    workflow_name = opt(fields.String)
-    workflow_kind = opt(fields.String)
-    agent_name = opt(fields.String)
+    workflow_name = nullable(fields.String)
+    workflow_kind = nullable(fields.String)
+    agent_name = nullable(fields.String)
     checkpoint_count = req(fields.Integer)
     timeline = req(fields.List, fields.Nested(TimelineItemSchema))
     replay_context = req(fields.Nested, ReplayContextSchema)
@@ -119,14 +119,14 @@ class RunReplayResponseSchema(Out):
 class RunRecoveryResponseSchema(Out):
     run_id = req(fields.String)
     status = req(fields.String)
-    workflow_name = opt(fields.String)
-    workflow_kind = opt(fields.String)
-    current_step_index = opt(fields.Integer)
-    current_node_id = opt(fields.String)
+    workflow_name = nullable(fields.String)
+    workflow_kind = nullable(fields.String)
+    current_step_index = nullable(fields.Integer)
+    current_node_id = nullable(fields.String)
     visited_steps = strings()
     visited_nodes = strings()
     checkpoint_count = req(fields.Integer)
-    pending_human_request = opt(fields.Nested, HumanRequestSchema)
-    continuation_id = opt(fields.String)
-    error = opt(fields.Nested, RunErrorSchema)
+    pending_human_request = nullable(fields.Nested, HumanRequestSchema)
+    continuation_id = nullable(fields.String)
+    error = nullable(fields.Nested, RunErrorSchema)
     replay_context = req(fields.Nested, ReplayContextSchema)

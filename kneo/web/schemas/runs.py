@@ -13,7 +13,7 @@ from kneo.web.schemas.common import (
     RunErrorSchema,
     TraceEventSchema,
     free_form_or_null,
-    opt,
+    nullable,
     req,
     strings,
 )
@@ -84,21 +84,21 @@ class RunFieldsSchema(Out):
     """What a run's status and its stored state share."""
 
     status = req(fields.String)
-    agent_name = opt(fields.String)
-    workflow_name = opt(fields.String)
-    workflow_kind = opt(fields.String)
-    input_text = opt(fields.String)
-    output_text = opt(fields.String)
-    current_step_index = opt(fields.Integer)
-    current_node_id = opt(fields.String)
+    agent_name = nullable(fields.String)
+    workflow_name = nullable(fields.String)
+    workflow_kind = nullable(fields.String)
+    input_text = nullable(fields.String)
+    output_text = nullable(fields.String)
+    current_step_index = nullable(fields.Integer)
+    current_node_id = nullable(fields.String)
     visited_steps = strings()
     visited_nodes = strings()
-    pending_human_request = opt(fields.Nested, HumanRequestSchema)
-    continuation_id = opt(fields.String)
+    pending_human_request = nullable(fields.Nested, HumanRequestSchema)
+    continuation_id = nullable(fields.String)
     metadata = req(fields.Nested, RunMetadataSchema)
-    error = opt(fields.Nested, RunErrorSchema)
-    session_id = opt(fields.String)
-    usage = opt(fields.Dict)
+    error = nullable(fields.Nested, RunErrorSchema)
+    session_id = nullable(fields.String)
+    usage = nullable(fields.Dict)
     trace_event_count = req(fields.Integer)
 
 
@@ -112,17 +112,17 @@ class RunStateSchema(RunFieldsSchema):
     """The stored run (contract §8.1): list items; ``trace_events`` are those settled with it."""
 
     id = req(fields.String)
-    current_step_id = opt(fields.String)
+    current_step_id = nullable(fields.String)
     messages = req(fields.List, fields.Nested(MessageSchema))
     trace_events = req(fields.List, fields.Nested(TraceEventSchema))
     trace_dropped = req(fields.Integer)
-    parent_run_id = opt(fields.String)
+    parent_run_id = nullable(fields.String)
     tags = strings()
-    created_at = opt(fields.String)
-    updated_at = opt(fields.String)
-    started_at = opt(fields.String)
-    completed_at = opt(fields.String)
-    deadline_at = opt(fields.Float)
+    created_at = nullable(fields.String)
+    updated_at = nullable(fields.String)
+    started_at = nullable(fields.String)
+    completed_at = nullable(fields.String)
+    deadline_at = nullable(fields.Float)
 
 
 class RunListResponseSchema(PageSchema):
@@ -135,11 +135,11 @@ class RunCreateResponseSchema(Out):
 
     run_id = req(fields.String)
     status = req(fields.String)
-    output_text = opt(fields.String)
+    output_text = nullable(fields.String)
     human_intervention_required = req(fields.Boolean)
-    continuation_id = opt(fields.String)
+    continuation_id = nullable(fields.String)
     metadata = req(fields.Nested, RunMetadataSchema)
-    error = opt(fields.Nested, RunErrorSchema)
+    error = nullable(fields.Nested, RunErrorSchema)
 
 
 class ResumeMetadataSchema(RunMetadataSchema):
@@ -151,7 +151,7 @@ class HumanResumeResponseSchema(Out):
 
     run_id = req(fields.String)
     status = req(fields.String)
-    output_text = opt(fields.String)
-    continuation_id = opt(fields.String)
+    output_text = nullable(fields.String)
+    continuation_id = nullable(fields.String)
     human_intervention_required = req(fields.Boolean)
     metadata = req(fields.Nested, ResumeMetadataSchema)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import fields
 
-from kneo.web.schemas.common import DiagnosticSchema, Out, free_form, opt, req, strings
+from kneo.web.schemas.common import DiagnosticSchema, Out, free_form, nullable, req, strings
 
 
 class SpecValidateResponseSchema(Out):
@@ -25,8 +25,8 @@ class SpecCompileResponseSchema(Out):
 
 
 class ExplainSummarySchema(Out):
-    root_agent = opt(fields.String)
-    root_workflow = opt(fields.String)
+    root_agent = nullable(fields.String)
+    root_workflow = nullable(fields.String)
     component_agents = strings()
 
 
@@ -64,7 +64,7 @@ class AgentToolPolicySchema(Out):
     agent = req(fields.String)
     include = req(fields.List, fields.Raw())
     exclude = req(fields.List, fields.Raw())
-    permissions = opt(fields.Dict)
+    permissions = nullable(fields.Dict)
     unrestricted = req(fields.Boolean)
 
 
@@ -87,12 +87,12 @@ class GuardrailsReportSchema(Out):
 class ReviewStepSchema(Out):
     workflow = req(fields.String)
     step_id = req(fields.String)
-    ref = opt(fields.String)
+    ref = nullable(fields.String)
 
 
 class RequirementSchema(Out):
     code = req(fields.String)
-    path = opt(fields.String)
+    path = nullable(fields.String)
     reason = req(fields.String)
 
 
