@@ -88,6 +88,7 @@ def seed(api: Api) -> Seeded:
     for name in ("graph_triage", "concurrent_fanout", "group_chat_debate", "nested_workflows"):
         runs.append(api.create_run(example(name), name)["run_id"])
     runs.append(api.create_run(specs.echo_chain(1), "queued", async_mode=True)["run_id"])
+    runs.append(api.create_run(specs.echo_chain(1), "agent only", target="agent", session_id="s-1")["run_id"])
     failed = []
     for marker in ("conformance-v1", "conformance-root"):
         run_id = api.create_run(failing_flow(marker), marker, async_mode=True)["run_id"]
