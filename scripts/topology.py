@@ -121,7 +121,17 @@ class Topology:
     def start_web(self) -> None:
         self._spawn(
             "web",
-            [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "deploy/gunicorn.conf.py"), "wsgi:app"],
+            # The bind address also on the command line, so each topology's web processes can be told apart.
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "-c",
+                str(ROOT / "deploy/gunicorn.conf.py"),
+                "--bind",
+                f"127.0.0.1:{self.port}",
+                "wsgi:app",
+            ],
             {"KNEO_SERV_BIND": f"127.0.0.1:{self.port}", "KNEO_SERV_WEB_WORKERS": str(self.web_workers)},
         )
 
