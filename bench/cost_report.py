@@ -32,8 +32,8 @@ def cost_table(entries: list[dict[str, Any]]) -> list[str]:
         "Database work per unit:",
         "",
         "| workload | statements | reads | writes | write commits | PostgreSQL xact_commit "
-        "| rows inserted | rows updated | Celery messages | throughput |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| new connections | rows inserted | rows updated | Celery messages | throughput |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for e in entries:
         total, pg, n = e["counters"]["sql_total"], e["counters"]["pg"], e["units"]
@@ -43,6 +43,7 @@ def cost_table(entries: list[dict[str, Any]]) -> list[str]:
             round(total["writes"] / n, 2),
             e["write_commits_per_unit"],
             e["pg_xact_commit_per_unit"],
+            round(pg["sessions"] / n, 2),
             round(pg["tup_inserted"] / n, 2),
             round(pg["tup_updated"] / n, 2),
             e["messages_per_unit"],

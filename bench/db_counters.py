@@ -24,6 +24,7 @@ PG_FIELDS = (
     "tup_inserted",
     "tup_updated",
     "tup_deleted",
+    "sessions",
 )
 MARKS = {"r": "reads", "w": "writes", "o": "other", "c": "write_commits"}
 
