@@ -12,14 +12,21 @@ from typing import Any
 from marshmallow import INCLUDE, RAISE, Schema, fields
 
 
-class Out(Schema):
+class DocumentOnly(Schema):
+    """A schema that documents an answer and never serialises one."""
+
+    def dump(self, obj: Any, *, many: bool | None = None) -> Any:
+        raise TypeError(f"{type(self).__name__} only documents: the view must return a ready Response")
+
+
+class Out(DocumentOnly):
     """A response object documented field for field (``additionalProperties: false``)."""
 
     class Meta:
         unknown = RAISE
 
 
-class OpenOut(Schema):
+class OpenOut(DocumentOnly):
     """A response object with documented keys that may carry more (``additionalProperties: true``)."""
 
     class Meta:

@@ -5,8 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from kneo.config import load_settings
 from kneo.web import create_app
+from kneo.web.schemas.runs import RunStatusResponseSchema
 
 METHODS = ("get", "post", "put", "delete", "patch")
 
@@ -48,3 +51,9 @@ def test_closed_objects_and_nullable_fields(tmp_path: Path) -> None:
     assert status["properties"]["output_text"]["type"] == ["string", "null"]
     assert schemas["RunMetadata"]["additionalProperties"] is True, "run metadata is free-form"
     assert schemas["CheckpointState"].get("required") is None, "older snapshots may lack fields"
+
+
+def test_response_schemas_never_serialise() -> None:
+    """A view that returned a dict would be dumped through its schema; that is refused loudly."""
+    with pytest.raises(TypeError, match="only documents"):
+        RunStatusResponseSchema().dump({"run_id": "r", "status": "completed"})
