@@ -17,12 +17,9 @@ from pathlib import Path
 from types import FrameType
 from typing import IO, TYPE_CHECKING, Any
 
-from sqlalchemy import update
-
 from kneo import __version__
 from kneo.config import Settings, examples_package
 from kneo.db import transaction
-from kneo.models import StepRun, StepStatus
 from kneo.startup import check_embedded_bind
 from kneo.tasks import runtime
 
@@ -36,15 +33,11 @@ POLLING_INTERVAL = 0.01  # seconds between polls of an empty in-memory queue (th
 def recover_previous_process(settings: Settings) -> int:
     """Release the leases of the previous process and re-dispatch every open step."""
     from kneo.tasks.sweeps import run_reconcile
+    from kneo.workflows.sweeps.reconcile import release_all_leases
 
     rt = runtime.get_runtime()
     with rt.sessions() as session, transaction(session):
-        session.execute(
-            update(StepRun)
-            .where(StepRun.status == StepStatus.RUNNING)
-            .values(status=StepStatus.RETRYING, lease_expires_at=None, worker_id=None)
-        )
-        session.execute(update(StepRun).where(StepRun.status.in_(StepStatus.CLAIMABLE)).values(dispatched_at=None))
+        release_all_leases(session)
     return run_reconcile()
 
 

@@ -35,6 +35,17 @@ def fail_lost_step(session: Session, row: StepRun, now: datetime, default_timeou
     return complete_step(session, ClaimedStep.of(row, plan), lost, now, default_timeout)
 
 
+def release_all_leases(session: Session) -> None:
+    """Forget every lease and dispatch: a restarted single process (the embedded server) owns all
+    work again, so what it was running is retried and every open step is re-sent."""
+    session.execute(
+        update(StepRun)
+        .where(StepRun.status == StepStatus.RUNNING)
+        .values(status=StepStatus.RETRYING, lease_expires_at=None, worker_id=None)
+    )
+    session.execute(update(StepRun).where(StepRun.status.in_(StepStatus.CLAIMABLE)).values(dispatched_at=None))
+
+
 def reconcile_steps(
     session: Session, now: datetime, stale_seconds: float, lost_attempt_allowance: int
 ) -> tuple[list[Dispatch], list[StepRun]]:
