@@ -7,14 +7,21 @@ inside a transaction that is rolled back at its end (``tests/support/rollback.py
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from tests.support.services import Api, ServiceMissing, check_services, create_database, drop_database, start_topology
+from tests.support.services import (
+    Api,
+    ServiceMissing,
+    TopologyOptions,
+    check_services,
+    create_database,
+    drop_database,
+    running_topology,
+)
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -23,14 +30,19 @@ if TYPE_CHECKING:
     from kneo.config import Settings
     from kneo.tasks.runtime import WorkerRuntime
 
-_redis_dbs = itertools.count(1)
-
 
 def pytest_sessionstart(session: pytest.Session) -> None:
     try:
         check_services()
     except ServiceMissing as exc:
         raise pytest.UsageError(f"required service missing: {exc}") from exc
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test that uses the topology is end to end, whether or not its module says so."""
+    for item in items:
+        if "stack" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.e2e)
 
 
 @pytest.fixture
@@ -48,12 +60,20 @@ def module_database_url() -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def stack(module_database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
-    """gunicorn + Celery worker + beat on PostgreSQL and Redis, shared by a test module."""
-    topology = start_topology(tmp_path_factory.mktemp("stack"), module_database_url, next(_redis_dbs) % 16)
-    api = Api(topology.base_url, topology, module_database_url)
-    yield api
-    topology.stop()
+def topology_options() -> TopologyOptions:
+    """The parameters of this module's ``stack``; a module (or directory conftest) overrides this
+    fixture to change them, and may depend on other fixtures to do so."""
+    return TopologyOptions()
+
+
+@pytest.fixture(scope="module")
+def stack(
+    topology_options: TopologyOptions, module_database_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Api]:
+    """gunicorn + Celery worker + beat on PostgreSQL and a private Redis, shared by a test module:
+    the one topology fixture, parametrised by ``topology_options``."""
+    with running_topology(tmp_path_factory.mktemp("stack"), module_database_url, topology_options) as api:
+        yield api
 
 
 @pytest.fixture

@@ -1,14 +1,14 @@
-"""Console fixtures: a production topology with a provider key set, and signed-in HTTP sessions."""
+"""Console fixtures: the topology with a provider key set, and signed-in HTTP sessions."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 import requests
 
-from tests.support.services import KEYS, Api, start_topology
+from tests.support.services import KEYS, Api, TopologyOptions
 
 PROVIDER_SECRET = "sk-console-test-0123456789abcdef"
 CONSOLE_SECRET = "console-test-signing-secret"
@@ -16,18 +16,15 @@ _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
 @pytest.fixture(scope="module")
-def console_stack(module_database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
-    """gunicorn + worker + beat with the example functions allowed and a provider key configured."""
-    topology = start_topology(
-        tmp_path_factory.mktemp("console"),
-        module_database_url,
-        14,
-        KNEO_SERV_ALLOWED_MODULES="tests.support,examples",
-        KNEO_SERV_CONSOLE_SECRET=CONSOLE_SECRET,
-        OPENAI_API_KEY=PROVIDER_SECRET,
+def topology_options() -> TopologyOptions:
+    """The example functions allowed, a console signing secret and a provider key configured."""
+    return TopologyOptions(
+        env={
+            "KNEO_SERV_ALLOWED_MODULES": "tests.support,examples",
+            "KNEO_SERV_CONSOLE_SECRET": CONSOLE_SECRET,
+            "OPENAI_API_KEY": PROVIDER_SECRET,
+        }
     )
-    yield Api(topology.base_url, topology, module_database_url)
-    topology.stop()
 
 
 def csrf_of(html: str) -> str:
@@ -56,5 +53,5 @@ class Browserless:
 
 
 @pytest.fixture
-def signed_in(console_stack: Api) -> Callable[[str | None], Browserless]:
-    return lambda role: Browserless(console_stack, role)
+def signed_in(stack: Api) -> Callable[[str | None], Browserless]:
+    return lambda role: Browserless(stack, role)

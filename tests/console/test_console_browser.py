@@ -113,9 +113,9 @@ class Console:
 
 
 @pytest.fixture
-def console(chrome: WebDriver, console_stack: Api, shots: Path) -> Console:
+def console(chrome: WebDriver, stack: Api, shots: Path) -> Console:
     chrome.set_window_size(*WIDTHS["desktop"])
-    return Console(chrome, console_stack, shots)
+    return Console(chrome, stack, shots)
 
 
 def blocked(api: Api, text: str) -> dict[str, Any]:

@@ -6,6 +6,9 @@ import os
 import sys
 import time
 import uuid
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -105,6 +108,41 @@ def start_topology(tmp: Path, database_url: str, redis_db: int = 0, **extra: str
         raise
     topology.processes["redis"] = topology.processes.pop("redis")  # stopped last
     return topology
+
+
+@dataclass(frozen=True)
+class TopologyOptions:
+    """What a test module's topology adds to the defaults (the parameters of the ``stack`` fixture).
+
+    ``env`` is added to the test environment; ``{workdir}`` in a value becomes the topology's
+    work directory. ``workers`` and ``beats`` start that many more of each beside the first;
+    ``flower`` and ``nginx`` start Flower and an nginx front on free ports.
+    """
+
+    env: Mapping[str, str] = field(default_factory=dict)
+    workers: int = 0
+    beats: int = 0
+    flower: bool = False
+    nginx: bool = False
+
+
+@contextmanager
+def running_topology(workdir: Path, database_url: str, options: TopologyOptions) -> Iterator[Api]:
+    """The topology ``options`` describe on ``database_url``, stopped (all its processes) on exit."""
+    env = {name: value.replace("{workdir}", str(workdir)) for name, value in options.env.items()}
+    topology = start_topology(workdir, database_url, **env)
+    try:
+        for number in range(options.workers):
+            topology.start_worker(f"worker{number + 2}")
+        for number in range(options.beats):
+            topology.start_beat(f"beat{number + 2}")
+        if options.flower:
+            topology.start_flower(free_port())
+        if options.nginx:
+            topology.start_nginx(free_port())
+        yield Api(topology.base_url, topology, database_url)
+    finally:
+        topology.stop()
 
 
 def query(database_url: str, statement: str, *args: object) -> list[tuple[Any, ...]]:

@@ -12,7 +12,7 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,29 +20,25 @@ import psycopg2
 import pytest
 
 from tests.support import specs
-from tests.support.services import ROOT, Api, start_topology
+from tests.support.services import ROOT, Api, TopologyOptions
 
 pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="module")
-def live(module_database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
-    workdir = tmp_path_factory.mktemp("sweeps")
-    topology = start_topology(
-        workdir,
-        module_database_url,
-        12,
-        KNEO_SERV_HUMAN_SWEEP_INTERVAL_SECONDS="1",
-        KNEO_SERV_DEADLINE_SWEEP_INTERVAL_SECONDS="1",
-        KNEO_SERV_RETENTION_SWEEP_INTERVAL_SECONDS="86400",
-        KNEO_TEST_MARKER_DIR=str(workdir),
-        KNEO_TEST_SLOW_SECONDS="4",
+def topology_options() -> TopologyOptions:
+    """Fast sweeps, and a second worker and beat: two beats schedule every sweep twice."""
+    return TopologyOptions(
+        env={
+            "KNEO_SERV_HUMAN_SWEEP_INTERVAL_SECONDS": "1",
+            "KNEO_SERV_DEADLINE_SWEEP_INTERVAL_SECONDS": "1",
+            "KNEO_SERV_RETENTION_SWEEP_INTERVAL_SECONDS": "86400",
+            "KNEO_TEST_MARKER_DIR": "{workdir}",
+            "KNEO_TEST_SLOW_SECONDS": "4",
+        },
+        workers=1,
+        beats=1,
     )
-    topology.start_worker("worker2")
-    topology.start_beat("beat2")  # two beats schedule every sweep twice
-    api = Api(topology.base_url, topology, module_database_url)
-    yield api
-    topology.stop()
 
 
 def sql(api: Api, statement: str, *args: object) -> list[tuple[Any, ...]]:
@@ -89,19 +85,19 @@ def blocked(api: Api, spec: dict[str, Any], text: str, **body: Any) -> dict[str,
     return run
 
 
-def test_on_timeout_fail_continue_escalate_happen_on_schedule(live: Api) -> None:
-    failing = blocked(live, gate_spec("fail"), "fail me")
-    continuing = blocked(live, gate_spec("continue"), "continue me")
-    escalating = blocked(live, gate_spec("escalate"), "escalate me")
+def test_on_timeout_fail_continue_escalate_happen_on_schedule(stack: Api) -> None:
+    failing = blocked(stack, gate_spec("fail"), "fail me")
+    continuing = blocked(stack, gate_spec("continue"), "continue me")
+    escalating = blocked(stack, gate_spec("escalate"), "escalate me")
 
-    expired = live.wait_status(failing["run_id"], {"expired"}, timeout=30)
+    expired = stack.wait_status(failing["run_id"], {"expired"}, timeout=30)
     assert expired["error"] == {
         "message": "Human task did not complete within 1s timeout.",
         "type": "human_task_expired",
     }
-    [task] = tasks(live, run_id=failing["run_id"])
+    [task] = tasks(stack, run_id=failing["run_id"])
     assert task["status"] == "expired"
-    resume = live.call(
+    resume = stack.call(
         "POST",
         f"/v1/human-tasks/{failing['continuation_id']}/resume",
         role="reviewer",
@@ -109,31 +105,31 @@ def test_on_timeout_fail_continue_escalate_happen_on_schedule(live: Api) -> None
     )
     assert resume.status_code == 409, resume.text
 
-    done = live.wait_status(continuing["run_id"], {"completed", "failed"}, timeout=30)
+    done = stack.wait_status(continuing["run_id"], {"completed", "failed"}, timeout=30)
     assert done["status"] == "completed" and done["output_text"] == "CONTINUE ME"
-    [task] = tasks(live, run_id=continuing["run_id"])
+    [task] = tasks(stack, run_id=continuing["run_id"])
     assert task["decision"] == "approved" and task["reviewer"] is None
     assert task["decision_metadata"] == {"auto_continued": True, "reason": "timeout", "original_assignee": "reviewer"}
 
     escalated = wait_for(
-        lambda: [t for t in tasks(live, escalated="true") if t["run_id"] == escalating["run_id"]], what="escalation"
+        lambda: [t for t in tasks(stack, escalated="true") if t["run_id"] == escalating["run_id"]], what="escalation"
     )
     assert escalated[0]["status"] == "pending" and escalated[0]["expires_at"] > escalated[0]["escalated_at"]
     assert escalated[0]["original_expires_at"] is not None and escalated[0]["escalated_at"] is not None
     assert escalated[0]["pending_human_request"]["escalated_at"] == escalated[0]["escalated_at"]
-    assert live.run(escalating["run_id"])["status"] == "blocked"
-    assert escalating["run_id"] not in {t["run_id"] for t in tasks(live, escalated="false", status="pending")}
+    assert stack.run(escalating["run_id"])["status"] == "blocked"
+    assert escalating["run_id"] not in {t["run_id"] for t in tasks(stack, escalated="false", status="pending")}
 
     time.sleep(3)  # several more passes of both beats change nothing
-    assert audit_counts(live, failing["run_id"]) == {"run.created": 1, "human.expired": 1}
-    assert audit_counts(live, continuing["run_id"]) == {
+    assert audit_counts(stack, failing["run_id"]) == {"run.created": 1, "human.expired": 1}
+    assert audit_counts(stack, continuing["run_id"]) == {
         "run.created": 1,
         "human.continued": 1,
         "human.decision": 1,
         "run.completed": 1,
     }
-    assert audit_counts(live, escalating["run_id"]) == {"run.created": 1, "human.escalated": 1}
-    late = live.call(
+    assert audit_counts(stack, escalating["run_id"]) == {"run.created": 1, "human.escalated": 1}
+    late = stack.call(
         "POST",
         f"/v1/human-tasks/{escalating['continuation_id']}/resume",
         role="reviewer",
@@ -142,13 +138,13 @@ def test_on_timeout_fail_continue_escalate_happen_on_schedule(live: Api) -> None
     assert late.status_code == 200 and late.json()["status"] == "completed", late.text
 
 
-def test_escalation_reassigns_to_the_escalation_assignee(live: Api) -> None:
+def test_escalation_reassigns_to_the_escalation_assignee(stack: Api) -> None:
     spec = gate_spec("escalate", timeout=1)
     spec["components"]["humans"]["approver"].update(
         assignee="first.reviewer@example.com", escalation_assignee="lead.reviewer@example.com"
     )
-    run = blocked(live, spec, "needs a lead")
-    mine = wait_for(lambda: tasks(live, assignee="lead.reviewer@example.com", run_id=run["run_id"]), what="reassign")
+    run = blocked(stack, spec, "needs a lead")
+    mine = wait_for(lambda: tasks(stack, assignee="lead.reviewer@example.com", run_id=run["run_id"]), what="reassign")
     [task] = mine
     assert task["assignee"] == "lead.reviewer@example.com"
     request = task["pending_human_request"]
@@ -156,63 +152,63 @@ def test_escalation_reassigns_to_the_escalation_assignee(live: Api) -> None:
     assert request["previous_assignee"] == "first.reviewer@example.com"
     assert task["expires_at"] == pytest.approx(task["escalated_at"] + 1, abs=0.01)
     assert task["original_expires_at"] < task["escalated_at"]
-    assert tasks(live, assignee="first.reviewer@example.com", run_id=run["run_id"]) == []
+    assert tasks(stack, assignee="first.reviewer@example.com", run_id=run["run_id"]) == []
     [(metadata,)] = sql(
-        live, "SELECT metadata FROM audit_events WHERE run_id=%s AND event_type='human.escalated'", run["run_id"]
+        stack, "SELECT metadata FROM audit_events WHERE run_id=%s AND event_type='human.escalated'", run["run_id"]
     )
     assert metadata["assignee"] == "lead.reviewer@example.com"
     assert metadata["previous_assignee"] == "first.reviewer@example.com"
-    single = live.call("GET", f"/v1/human-tasks/{run['continuation_id']}", role="reviewer").json()
+    single = stack.call("GET", f"/v1/human-tasks/{run['continuation_id']}", role="reviewer").json()
     assert single["request"]["assignee"] == "lead.reviewer@example.com"
     assert single["task"]["assignee"] == "lead.reviewer@example.com"
     time.sleep(3)  # the extended expiry passes: an escalated task is not swept again
-    assert audit_counts(live, run["run_id"]) == {"run.created": 1, "human.escalated": 1}
-    assert live.run(run["run_id"])["status"] == "blocked"
+    assert audit_counts(stack, run["run_id"]) == {"run.created": 1, "human.escalated": 1}
+    assert stack.run(run["run_id"])["status"] == "blocked"
 
 
-def test_run_deadline_times_out_blocked_and_running_runs(live: Api) -> None:
-    waiting = blocked(live, gate_spec("fail", timeout=3600), "wait", timeout_seconds=1)
+def test_run_deadline_times_out_blocked_and_running_runs(stack: Api) -> None:
+    waiting = blocked(stack, gate_spec("fail", timeout=3600), "wait", timeout_seconds=1)
     slow_spec = specs.sequential(
         [specs.function_step("slow", "slow", timeout_seconds=30), specs.function_step("after", "up")],
         functions={"slow": "tests.support.functions.marked_slow", "up": "tests.support.functions.upper"},
     )
-    busy = live.create_run(slow_spec, "busy", async_mode=True, timeout_seconds=1)
+    busy = stack.create_run(slow_spec, "busy", async_mode=True, timeout_seconds=1)
 
     for run_id, status_at_timeout in ((waiting["run_id"], "blocked"), (busy["run_id"], "running")):
-        final = live.wait_status(run_id, {"timed_out", "completed", "failed"}, timeout=30)
+        final = stack.wait_status(run_id, {"timed_out", "completed", "failed"}, timeout=30)
         assert final["status"] == "timed_out"
         assert final["error"] == {"message": "Run exceeded its 1s timeout.", "type": "run_timed_out"}
-        [(metadata,)] = sql(live, "SELECT metadata FROM checkpoints WHERE run_id=%s AND type='run_timed_out'", run_id)
+        [(metadata,)] = sql(stack, "SELECT metadata FROM checkpoints WHERE run_id=%s AND type='run_timed_out'", run_id)
         assert metadata["status_at_timeout"] == status_at_timeout
         assert set(metadata) == {"reason", "deadline_at", "timed_out_at", "status_at_timeout"}
-    [task] = tasks(live, run_id=waiting["run_id"])
+    [task] = tasks(stack, run_id=waiting["run_id"])
     assert task["status"] == "timed_out"
     time.sleep(6)  # the slow step finishes after the timeout: it records, changes nothing
-    final = live.run(busy["run_id"])
+    final = stack.run(busy["run_id"])
     assert final["status"] == "timed_out" and final["visited_steps"] == []
-    assert sql(live, "SELECT count(*) FROM step_runs WHERE run_id=%s AND step_id='after'", busy["run_id"]) == [(0,)]
+    assert sql(stack, "SELECT count(*) FROM step_runs WHERE run_id=%s AND step_id='after'", busy["run_id"]) == [(0,)]
     for run_id in (waiting["run_id"], busy["run_id"]):
-        assert audit_counts(live, run_id) == {"run.created": 1, "run.timed_out": 1}
+        assert audit_counts(stack, run_id) == {"run.created": 1, "run.timed_out": 1}
 
 
-def test_two_beats_apply_each_expiry_once(live: Api) -> None:
-    assert live.topology.processes["beat2"].poll() is None
-    expiring = [blocked(live, gate_spec("fail"), f"race {i}")["run_id"] for i in range(8)]
-    escalating = [blocked(live, gate_spec("escalate"), f"esc {i}")["run_id"] for i in range(4)]
+def test_two_beats_apply_each_expiry_once(stack: Api) -> None:
+    assert stack.topology.processes["beat2"].poll() is None
+    expiring = [blocked(stack, gate_spec("fail"), f"race {i}")["run_id"] for i in range(8)]
+    escalating = [blocked(stack, gate_spec("escalate"), f"esc {i}")["run_id"] for i in range(4)]
     deadlines = [
-        blocked(live, gate_spec("fail", timeout=3600), f"deadline {i}", timeout_seconds=1)["run_id"] for i in range(8)
+        blocked(stack, gate_spec("fail", timeout=3600), f"deadline {i}", timeout_seconds=1)["run_id"] for i in range(8)
     ]
     for run_id in expiring:
-        live.wait_status(run_id, {"expired"}, timeout=30)
+        stack.wait_status(run_id, {"expired"}, timeout=30)
     for run_id in deadlines:
-        live.wait_status(run_id, {"timed_out"}, timeout=30)
+        stack.wait_status(run_id, {"timed_out"}, timeout=30)
     wait_for(
-        lambda: set(escalating) <= {t["run_id"] for t in tasks(live, escalated="true", limit=100)}, what="escalations"
+        lambda: set(escalating) <= {t["run_id"] for t in tasks(stack, escalated="true", limit=100)}, what="escalations"
     )
     time.sleep(3)
     ids = expiring + escalating + deadlines
     rows = sql(
-        live,
+        stack,
         "SELECT run_id, event_type, count(*) FROM audit_events WHERE run_id = ANY(%s) "
         "AND event_type IN ('human.expired', 'human.escalated', 'run.timed_out') GROUP BY 1, 2",
         ids,
@@ -224,31 +220,31 @@ def test_two_beats_apply_each_expiry_once(live: Api) -> None:
         **{(run_id, "run.timed_out"): 1 for run_id in deadlines},
     }
     checkpoints = sql(
-        live,
+        stack,
         "SELECT count(*) FROM checkpoints WHERE run_id = ANY(%s) AND type IN ('run_expired', 'run_timed_out')",
         expiring + deadlines,
     )
     assert checkpoints == [(16,)]
 
 
-def test_cancelled_run_task_is_not_expired(live: Api) -> None:
-    run = blocked(live, gate_spec("fail"), "cancel first")
-    assert live.call("POST", f"/v1/runs/{run['run_id']}/cancel").json()["status"] == "cancelled"
+def test_cancelled_run_task_is_not_expired(stack: Api) -> None:
+    run = blocked(stack, gate_spec("fail"), "cancel first")
+    assert stack.call("POST", f"/v1/runs/{run['run_id']}/cancel").json()["status"] == "cancelled"
     time.sleep(3)
-    assert live.run(run["run_id"])["status"] == "cancelled"
-    [task] = tasks(live, run_id=run["run_id"])
+    assert stack.run(run["run_id"])["status"] == "cancelled"
+    [task] = tasks(stack, run_id=run["run_id"])
     assert task["status"] == "cancelled"
-    assert audit_counts(live, run["run_id"]) == {"run.created": 1, "run.cancelled": 1}
+    assert audit_counts(stack, run["run_id"]) == {"run.created": 1, "run.cancelled": 1}
 
 
-def test_finished_run_task_is_only_closed(live: Api) -> None:
-    run = blocked(live, gate_spec("fail", timeout=3600), "stale")
-    sql(live, "UPDATE runs SET status='completed', error=NULL WHERE id=%s", run["run_id"])
-    sql(live, "UPDATE human_tasks SET expires_at=now() WHERE run_id=%s", run["run_id"])
-    wait_for(lambda: tasks(live, run_id=run["run_id"])[0]["status"] == "closed", what="task closed")
-    final = live.run(run["run_id"])
+def test_finished_run_task_is_only_closed(stack: Api) -> None:
+    run = blocked(stack, gate_spec("fail", timeout=3600), "stale")
+    sql(stack, "UPDATE runs SET status='completed', error=NULL WHERE id=%s", run["run_id"])
+    sql(stack, "UPDATE human_tasks SET expires_at=now() WHERE run_id=%s", run["run_id"])
+    wait_for(lambda: tasks(stack, run_id=run["run_id"])[0]["status"] == "closed", what="task closed")
+    final = stack.run(run["run_id"])
     assert final["status"] == "completed" and final["error"] is None
-    assert audit_counts(live, run["run_id"]) == {"run.created": 1, "human.closed": 1}
+    assert audit_counts(stack, run["run_id"]) == {"run.created": 1, "human.closed": 1}
 
 
 def flask(api: Api, *args: str, **env: str) -> dict[str, Any]:
@@ -264,14 +260,14 @@ def flask(api: Api, *args: str, **env: str) -> dict[str, Any]:
     return json.loads(result.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
 
 
-def test_flask_sweep_commands_run_once(live: Api) -> None:
+def test_flask_sweep_commands_run_once(stack: Api) -> None:
     for name in ("human-expiry", "deadlines"):
-        output = flask(live, name)
+        output = flask(stack, name)
         assert output["sweep"] == name and isinstance(output["counts"], dict)
     reconcile = subprocess.run(
         [sys.executable, "-m", "flask", "--app", "wsgi", "sweeps", "reconcile"],
         cwd=ROOT,
-        env=live.topology.env,
+        env=stack.topology.env,
         capture_output=True,
         text=True,
         timeout=120,
@@ -279,28 +275,28 @@ def test_flask_sweep_commands_run_once(live: Api) -> None:
     assert reconcile.returncode == 0 and "re-dispatched" in reconcile.stdout, reconcile.stderr[-3000:]
 
 
-def test_retention_command_deletes_only_terminal_and_old(live: Api) -> None:
-    old_done = [live.create_run(specs.echo_chain(2), f"old {i}")["run_id"] for i in range(3)]
-    old_expired = blocked(live, gate_spec("fail"), "old expired")["run_id"]
-    live.wait_status(old_expired, {"expired"})
-    old_active = blocked(live, gate_spec("fail", timeout=3600), "old but blocked")["run_id"]
-    recent_done = live.create_run(specs.echo_chain(2), "recent")["run_id"]
-    keyed = live.call(
+def test_retention_command_deletes_only_terminal_and_old(stack: Api) -> None:
+    old_done = [stack.create_run(specs.echo_chain(2), f"old {i}")["run_id"] for i in range(3)]
+    old_expired = blocked(stack, gate_spec("fail"), "old expired")["run_id"]
+    stack.wait_status(old_expired, {"expired"})
+    old_active = blocked(stack, gate_spec("fail", timeout=3600), "old but blocked")["run_id"]
+    recent_done = stack.create_run(specs.echo_chain(2), "recent")["run_id"]
+    keyed = stack.call(
         "POST", "/v1/runs", json={"input": "keyed", "spec": specs.echo_chain(1)}, headers={"Idempotency-Key": "ret-1"}
     )
     assert keyed.status_code == 200
     keyed_id = keyed.json()["run_id"]
     aged = [*old_done, old_expired, old_active]
-    sql(live, "UPDATE runs SET updated_at = now() - interval '10 days' WHERE id = ANY(%s)", aged)
+    sql(stack, "UPDATE runs SET updated_at = now() - interval '10 days' WHERE id = ANY(%s)", aged)
     for table, column in (("checkpoints", "created_at"), ("trace_events", "timestamp")):
-        sql(live, f"UPDATE {table} SET {column} = now() - interval '10 days' WHERE run_id = ANY(%s)", aged)
-        sql(live, f"UPDATE {table} SET {column} = now() - interval '3 days' WHERE run_id = %s", recent_done)
-    sql(live, "UPDATE audit_events SET created_at = now() - interval '40 days' WHERE run_id = %s", keyed_id)
-    sql(live, "UPDATE idempotency_records SET created_at = now() - interval '10 days' WHERE key = 'ret-1'")
-    aged_audit = sql(live, "SELECT count(*) FROM audit_events WHERE run_id = %s", keyed_id)[0][0]
-    pruned_runs_audit = sql(live, "SELECT count(*) FROM audit_events WHERE run_id = ANY(%s)", aged[:4])[0][0]
+        sql(stack, f"UPDATE {table} SET {column} = now() - interval '10 days' WHERE run_id = ANY(%s)", aged)
+        sql(stack, f"UPDATE {table} SET {column} = now() - interval '3 days' WHERE run_id = %s", recent_done)
+    sql(stack, "UPDATE audit_events SET created_at = now() - interval '40 days' WHERE run_id = %s", keyed_id)
+    sql(stack, "UPDATE idempotency_records SET created_at = now() - interval '10 days' WHERE key = 'ret-1'")
+    aged_audit = sql(stack, "SELECT count(*) FROM audit_events WHERE run_id = %s", keyed_id)[0][0]
+    pruned_runs_audit = sql(stack, "SELECT count(*) FROM audit_events WHERE run_id = ANY(%s)", aged[:4])[0][0]
     before = {
-        table: sql(live, f"SELECT count(*) FROM {table} WHERE run_id = %s", old_active)[0][0]
+        table: sql(stack, f"SELECT count(*) FROM {table} WHERE run_id = %s", old_active)[0][0]
         for table in ("checkpoints", "trace_events", "human_tasks")
     }
 
@@ -311,27 +307,27 @@ def test_retention_command_deletes_only_terminal_and_old(live: Api) -> None:
         "KNEO_SERV_RETENTION_AUDIT_DAYS": "30",
         "KNEO_SERV_RETENTION_IDEMPOTENCY_DAYS": "5",
     }
-    counts = flask(live, "retention", "--batch-size", "2", **windows)["counts"]
+    counts = flask(stack, "retention", "--batch-size", "2", **windows)["counts"]
     assert counts["runs"] == 4
     assert counts["batches"] >= 3 + 5, "runs need three batches of two, every other category one"
     assert counts["audit_events"] == aged_audit + pruned_runs_audit and aged_audit >= 1, "runs take their events"
     assert counts["idempotency_records"] == 1
     assert counts["checkpoints"] > 0 and counts["trace_events"] > 0
 
-    remaining = {row[0] for row in sql(live, "SELECT id FROM runs WHERE id = ANY(%s)", [*aged, recent_done])}
+    remaining = {row[0] for row in sql(stack, "SELECT id FROM runs WHERE id = ANY(%s)", [*aged, recent_done])}
     assert remaining == {old_active, recent_done}
     for table in ("step_runs", "checkpoints", "trace_events", "human_tasks", "audit_events"):
-        assert sql(live, f"SELECT count(*) FROM {table} WHERE run_id = ANY(%s)", [*old_done, old_expired]) == [(0,)]
+        assert sql(stack, f"SELECT count(*) FROM {table} WHERE run_id = ANY(%s)", [*old_done, old_expired]) == [(0,)]
     after = {
-        table: sql(live, f"SELECT count(*) FROM {table} WHERE run_id = %s", old_active)[0][0]
+        table: sql(stack, f"SELECT count(*) FROM {table} WHERE run_id = %s", old_active)[0][0]
         for table in ("checkpoints", "trace_events", "human_tasks")
     }
     assert after == before, "an active run keeps everything, however old"
-    assert live.run(recent_done)["status"] == "completed"
-    assert sql(live, "SELECT count(*) FROM checkpoints WHERE run_id = %s", recent_done) == [(0,)]
-    assert sql(live, "SELECT count(*) FROM audit_events WHERE run_id = %s", keyed_id) == [(0,)]
-    assert sql(live, "SELECT count(*) FROM idempotency_records WHERE key = 'ret-1'") == [(0,)]
-    assert flask(live, "retention", **windows)["counts"]["runs"] == 0
+    assert stack.run(recent_done)["status"] == "completed"
+    assert sql(stack, "SELECT count(*) FROM checkpoints WHERE run_id = %s", recent_done) == [(0,)]
+    assert sql(stack, "SELECT count(*) FROM audit_events WHERE run_id = %s", keyed_id) == [(0,)]
+    assert sql(stack, "SELECT count(*) FROM idempotency_records WHERE key = 'ret-1'") == [(0,)]
+    assert flask(stack, "retention", **windows)["counts"]["runs"] == 0
 
 
 def test_concurrent_sweepers_on_postgres_apply_each_change_once(database_url: str, tmp_path: Path) -> None:

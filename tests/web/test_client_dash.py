@@ -12,7 +12,7 @@ import requests
 import yaml
 
 from tests.support.clients import Bff, client_env, start_bff
-from tests.support.services import KEYS, Api, start_topology
+from tests.support.services import KEYS, Api, TopologyOptions
 
 pytestmark = pytest.mark.e2e
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -26,20 +26,14 @@ def example(name: str) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def platform(module_database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
-    topology = start_topology(
-        tmp_path_factory.mktemp("dash-platform"),
-        module_database_url,
-        KNEO_SERV_ALLOWED_MODULES="tests.support,examples",
-    )
-    yield Api(topology.base_url, topology, module_database_url)
-    topology.stop()
+def topology_options() -> TopologyOptions:
+    return TopologyOptions(env={"KNEO_SERV_ALLOWED_MODULES": "tests.support,examples"})
 
 
 @pytest.fixture(scope="module")
-def dash(platform: Api, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bff]:
+def dash(stack: Api, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bff]:
     home = tmp_path_factory.mktemp("dash-home")
-    env = client_env(home, KNEO_URL=platform.base_url, KNEO_API_KEY=KEYS["admin"], KNEO_DASH_DEV_MODE="1")
+    env = client_env(home, KNEO_URL=stack.base_url, KNEO_API_KEY=KEYS["admin"], KNEO_DASH_DEV_MODE="1")
     bff = start_bff("kneo_dash.app:app", env, home / "work", "/api/livez")
     yield bff
     bff.stop()
@@ -61,7 +55,7 @@ class Driver:
         return response.json() if response.content and "json" in response.headers.get("content-type", "") else None
 
 
-def test_every_dash_route_answers_against_kneo(platform: Api, dash: Bff) -> None:
+def test_every_dash_route_answers_against_kneo(stack: Api, dash: Bff) -> None:
     d = Driver(dash)
     for path in ("/api/livez", "/api/readyz", "/api/healthz"):
         d.call("GET", path)
@@ -72,13 +66,13 @@ def test_every_dash_route_answers_against_kneo(platform: Api, dash: Bff) -> None
     graph = example("graph_triage")
     done = d.call("POST", "/api/launch/run", json={"spec": graph, "input_text": "quarterly metrics"})
     run_id = done["run_id"]
-    platform.wait_status(run_id, {"completed"})
+    stack.wait_status(run_id, {"completed"})
     blocked = d.call("POST", "/api/launch/run", json={"spec": example("human_sequential_approval"), "input_text": "q"})
-    platform.wait_status(blocked["run_id"], {"blocked"})
+    stack.wait_status(blocked["run_id"], {"blocked"})
     agent = {"version": "v1", "agent": {"name": "a"}}
-    session = platform.create_run(agent, "one", target="agent", session_id="dash-session")
-    platform.create_run(agent, "two", target="agent", session_id="dash-session")
-    failed = platform.create_run(
+    session = stack.create_run(agent, "one", target="agent", session_id="dash-session")
+    stack.create_run(agent, "two", target="agent", session_id="dash-session")
+    failed = stack.create_run(
         {
             **agent,
             "workflow": {"type": "sequential", "name": "fails", "steps": [{"id": "b", "kind": "function", "ref": "b"}]},
@@ -146,7 +140,7 @@ def test_every_dash_route_answers_against_kneo(platform: Api, dash: Bff) -> None
     cancel_me = d.call(
         "POST", "/api/launch/run", json={"spec": example("human_sequential_approval"), "input_text": "c"}
     )
-    platform.wait_status(cancel_me["run_id"], {"blocked"})
+    stack.wait_status(cancel_me["run_id"], {"blocked"})
     cancelled = d.call("POST", f"/api/runs/{cancel_me['run_id']}/cancel", route="/api/runs/{run_id}/cancel")
     assert cancelled["status"] == "cancelled"
     d.call("POST", f"/api/runs/{run_id}/continue", 409, route="/api/runs/{run_id}/continue")

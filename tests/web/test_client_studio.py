@@ -17,7 +17,7 @@ import requests
 import yaml
 
 from tests.support.clients import Bff, client_env, documented_routes, start_bff
-from tests.support.services import KEYS, Api, start_topology
+from tests.support.services import KEYS, Api
 
 pytestmark = pytest.mark.e2e
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -119,13 +119,6 @@ def studio_spec(name: str) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def platform(module_database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
-    topology = start_topology(tmp_path_factory.mktemp("studio-platform"), module_database_url)
-    yield Api(topology.base_url, topology, module_database_url)
-    topology.stop()
-
-
-@pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("studio-project")
     for name in KINDS:
@@ -134,12 +127,12 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def studio_env(platform: Api, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+def studio_env(stack: Api, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     """Studio's own home (its state store must lie outside the project) with a profile for kneo."""
     home = tmp_path_factory.mktemp("studio-home")
     (home / "config" / "kneo").mkdir(parents=True)
     (home / "config" / "kneo" / "client.toml").write_text(
-        f'[platform]\nurl = "{platform.base_url}"\napi_key = "{KEYS["admin"]}"\n'
+        f'[platform]\nurl = "{stack.base_url}"\napi_key = "{KEYS["admin"]}"\n'
     )
     return client_env(home, KNEO_STUDIO_DEFAULT_PROFILE="platform")
 
@@ -169,17 +162,17 @@ def artifact(studio: Bff, name: str) -> str:
     return call(studio, "POST", f"{PROJECT}/artifacts", 201, json=body)["id"]
 
 
-def test_studio_sees_the_platform(platform: Api, studio: Bff) -> None:
+def test_studio_sees_the_platform(stack: Api, studio: Bff) -> None:
     assert call(studio, "GET", "/api/readyz")["status"] == "ready"
     assert call(studio, "GET", "/api/me")["projects"][0]["id"] == "default"
-    assert call(studio, "GET", f"{PROJECT}/environments") == [{"alias": "default", "url": platform.base_url}]
+    assert call(studio, "GET", f"{PROJECT}/environments") == [{"alias": "default", "url": stack.base_url}]
     assert [p["id"] for p in call(studio, "GET", "/api/projects")] == ["default"]
     assert call(studio, "GET", PROJECT)["role"] == "owner"
     assert call(studio, "GET", f"{PROJECT}/limits")["taint_used"] == 0
 
 
 @pytest.mark.parametrize("name", sorted(KINDS))
-def test_test_run_and_canvas_for_every_kind(platform: Api, studio: Bff, name: str) -> None:
+def test_test_run_and_canvas_for_every_kind(stack: Api, studio: Bff, name: str) -> None:
     kind = KINDS[name]
     artifact_id = artifact(studio, name)
     body = {"artifact_id": artifact_id}
@@ -196,7 +189,7 @@ def test_test_run_and_canvas_for_every_kind(platform: Api, studio: Bff, name: st
         assert picture["workflow_kind"] == kind and picture["nodes"] and picture["start"] == picture["nodes"][0]["id"]
 
     run = call(studio, "POST", f"{PROJECT}/test-runs", 202, json={**body, "input": "quarterly metrics"})
-    final = platform.wait_status(run["platform_run_id"], {"completed", "failed"}, timeout=90)
+    final = stack.wait_status(run["platform_run_id"], {"completed", "failed"}, timeout=90)
     assert final["status"] == "completed", final
     path = f"{PROJECT}/test-runs/{run['id']}"
     assert call(studio, "GET", path)["platform"]["status"] == "completed"
@@ -214,7 +207,7 @@ def test_test_run_and_canvas_for_every_kind(platform: Api, studio: Bff, name: st
     assert call(studio, "POST", f"{path}/cancel")["outcome"] == "already_finished"
 
 
-def test_preview_preflight_and_cancel(platform: Api, studio: Bff, project: Path) -> None:
+def test_preview_preflight_and_cancel(stack: Api, studio: Bff, project: Path) -> None:
     name = "sequential_pipeline"
     artifact_id = artifact(studio, name)
     draft = call(studio, "GET", f"{PROJECT}/drafts/{name}.yaml")
@@ -241,11 +234,11 @@ def test_preview_preflight_and_cancel(platform: Api, studio: Bff, project: Path)
     run = call(
         studio, "POST", f"{PROJECT}/test-runs", 202, json={"artifact_id": artifact(studio, "held"), "input": "x"}
     )
-    platform.wait_status(run["platform_run_id"], {"blocked"})
+    stack.wait_status(run["platform_run_id"], {"blocked"})
     cancelled = call(studio, "POST", f"{PROJECT}/test-runs/{run['id']}/cancel")
     assert cancelled["status"] == "cancelled"
     deadline = time.monotonic() + 30
-    while platform.run(run["platform_run_id"])["status"] != "cancelled":
+    while stack.run(run["platform_run_id"])["status"] != "cancelled":
         assert time.monotonic() < deadline
         time.sleep(0.2)
 

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-from tests.support.services import Api, start_topology
+from tests.support.services import Api, TopologyOptions
 
 pytestmark = pytest.mark.e2e
 
@@ -22,13 +21,8 @@ def example(name: str) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def humans(module_database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
-    topology = start_topology(
-        tmp_path_factory.mktemp("humans"), module_database_url, 13, KNEO_SERV_ALLOWED_MODULES="tests.support,examples"
-    )
-    api = Api(topology.base_url)
-    yield api
-    topology.stop()
+def topology_options() -> TopologyOptions:
+    return TopologyOptions(env={"KNEO_SERV_ALLOWED_MODULES": "tests.support,examples"})
 
 
 def blocked_run(api: Api, name: str, text: str = "q3") -> tuple[dict[str, Any], dict[str, Any]]:
@@ -59,87 +53,87 @@ def resume(api: Api, run: dict[str, Any], task: dict[str, Any], decision: str, *
         ("edited", {"content": "Draft: better"}, "Published: Draft: better"),
     ],
 )
-def test_sequential(humans: Api, decision: str, body: dict[str, Any], output: str) -> None:
-    run, task = blocked_run(humans, "human_sequential_approval")
+def test_sequential(stack: Api, decision: str, body: dict[str, Any], output: str) -> None:
+    run, task = blocked_run(stack, "human_sequential_approval")
     assert task["request"]["requested_by"] == "approve"
     assert task["request"]["context"] == {"input_text": "Draft: q3"}
-    assert humans.run(run["run_id"])["visited_steps"] == ["draft"]
-    done = resume(humans, run, task, decision, **body)
+    assert stack.run(run["run_id"])["visited_steps"] == ["draft"]
+    done = resume(stack, run, task, decision, **body)
     assert done["status"] == "completed" and done["output_text"] == output
-    assert humans.run(run["run_id"])["visited_steps"] == ["draft", "approve", "publish"]
+    assert stack.run(run["run_id"])["visited_steps"] == ["draft", "approve", "publish"]
 
 
 @pytest.mark.parametrize(
     ("decision", "last", "output"),
     [("approved", "publish", "Published: Draft: q3"), ("rejected", "archive", f"Archived: {REJECTED}")],
 )
-def test_graph(humans: Api, decision: str, last: str, output: str) -> None:
-    run, task = blocked_run(humans, "human_graph_review")
+def test_graph(stack: Api, decision: str, last: str, output: str) -> None:
+    run, task = blocked_run(stack, "human_graph_review")
     assert task["task"]["current_node_id"] == "review"
-    state = humans.run(run["run_id"])
+    state = stack.run(run["run_id"])
     assert state["visited_nodes"] == ["draft"] and state["current_node_id"] == "review"
-    done = resume(humans, run, task, decision, content="not good enough")
+    done = resume(stack, run, task, decision, content="not good enough")
     assert done["status"] == "completed" and done["output_text"] == output
-    assert humans.run(run["run_id"])["visited_nodes"] == ["draft", "review", last]
+    assert stack.run(run["run_id"])["visited_nodes"] == ["draft", "review", last]
 
 
 @pytest.mark.parametrize("decision", ["approved", "rejected"])
-def test_concurrent_drains_then_blocks(humans: Api, decision: str) -> None:
-    run, task = blocked_run(humans, "human_concurrent_signoff")
+def test_concurrent_drains_then_blocks(stack: Api, decision: str) -> None:
+    run, task = blocked_run(stack, "human_concurrent_signoff")
     assert task["request"]["requested_by"] == "signoff"
-    assert humans.run(run["run_id"])["visited_steps"] == ["draft", "headline"], "siblings finished before the block"
-    done = resume(humans, run, task, decision, content="not good enough")
+    assert stack.run(run["run_id"])["visited_steps"] == ["draft", "headline"], "siblings finished before the block"
+    done = resume(stack, run, task, decision, content="not good enough")
     assert done["status"] == "completed" and done["output_text"] == "Q3", "the last participant's output"
-    assert humans.run(run["run_id"])["visited_steps"] == ["draft", "signoff", "headline"]
+    assert stack.run(run["run_id"])["visited_steps"] == ["draft", "signoff", "headline"]
 
 
 @pytest.mark.parametrize(
     ("decision", "output"),
     [("approved", "Published: Final answer: q3"), ("rejected", f"Published: {REJECTED}")],
 )
-def test_group_chat(humans: Api, decision: str, output: str) -> None:
-    run, task = blocked_run(humans, "human_group_chat")
+def test_group_chat(stack: Api, decision: str, output: str) -> None:
+    run, task = blocked_run(stack, "human_group_chat")
     assert task["request"]["context"] == {"input_text": "Final answer: q3"}
-    done = resume(humans, run, task, decision, content="not good enough")
+    done = resume(stack, run, task, decision, content="not good enough")
     assert done["status"] == "completed" and done["output_text"] == output
-    assert humans.run(run["run_id"])["visited_steps"] == ["proposer", "moderator", "closer"]
+    assert stack.run(run["run_id"])["visited_steps"] == ["proposer", "moderator", "closer"]
 
 
 @pytest.mark.parametrize(
     ("decision", "output"),
     [("approved", "Archived: Final answer: q3"), ("rejected", f"Archived: {REJECTED}")],
 )
-def test_handoff(humans: Api, decision: str, output: str) -> None:
-    run, task = blocked_run(humans, "human_handoff")
+def test_handoff(stack: Api, decision: str, output: str) -> None:
+    run, task = blocked_run(stack, "human_handoff")
     assert task["request"]["requested_by"] == "supervisor"
-    done = resume(humans, run, task, decision, content="not good enough")
+    done = resume(stack, run, task, decision, content="not good enough")
     assert done["status"] == "completed" and done["output_text"] == output
-    assert humans.run(run["run_id"])["visited_steps"] == ["agent", "supervisor", "close"]
+    assert stack.run(run["run_id"])["visited_steps"] == ["agent", "supervisor", "close"]
 
 
 @pytest.mark.parametrize(
     ("decision", "output"),
     [("approved", "Published: Draft: Outline: q3"), ("rejected", f"Published: {REJECTED}")],
 )
-def test_nested(humans: Api, decision: str, output: str) -> None:
-    run, task = blocked_run(humans, "human_nested_gate")
+def test_nested(stack: Api, decision: str, output: str) -> None:
+    run, task = blocked_run(stack, "human_nested_gate")
     assert task["request"]["context"] == {"input_text": "Draft: Outline: q3"}
-    assert humans.run(run["run_id"])["visited_steps"] == ["prepare"]
-    done = resume(humans, run, task, decision, content="not good enough")
+    assert stack.run(run["run_id"])["visited_steps"] == ["prepare"]
+    done = resume(stack, run, task, decision, content="not good enough")
     assert done["status"] == "completed" and done["output_text"] == output
-    assert humans.run(run["run_id"])["visited_steps"] == ["prepare", "approve", "release"]
+    assert stack.run(run["run_id"])["visited_steps"] == ["prepare", "approve", "release"]
 
 
-def test_second_resume_is_refused_and_checkpoints_record_the_decision(humans: Api) -> None:
-    run, task = blocked_run(humans, "human_graph_review")
-    resume(humans, run, task, "rejected", content="no")
-    again = humans.call(
+def test_second_resume_is_refused_and_checkpoints_record_the_decision(stack: Api) -> None:
+    run, task = blocked_run(stack, "human_graph_review")
+    resume(stack, run, task, "rejected", content="no")
+    again = stack.call(
         "POST",
         f"/v1/human-tasks/{run['continuation_id']}/resume",
         role="reviewer",
         json={"request_id": task["request"]["id"], "decision": "approved"},
     )
     assert again.status_code == 409
-    response = humans.call("GET", f"/v1/runs/{run['run_id']}/checkpoints", params={"type": "node_completed"})
+    response = stack.call("GET", f"/v1/runs/{run['run_id']}/checkpoints", params={"type": "node_completed"})
     review = [c for c in response.json()["checkpoints"] if c["node_id"] == "review"]
     assert review[0]["metadata"]["human_decision"] == "rejected"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +15,7 @@ from kneo import specs
 from kneo.cli.main import cli
 from kneo.config import ConfigError, load_settings
 from tests.support import specs as factories
-from tests.support.services import Api, start_topology
+from tests.support.services import Api, TopologyOptions
 
 pytestmark = pytest.mark.e2e
 
@@ -25,18 +24,9 @@ REDIS_DB = 11
 
 
 @pytest.fixture(scope="module")
-def stack(module_database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
-    """The conftest stack with signed bundles required in prod and staging."""
-    topology = start_topology(
-        tmp_path_factory.mktemp("bundles"),
-        module_database_url,
-        REDIS_DB,
-        KNEO_SERV_REQUIRE_SIGNED_BUNDLES="prod, staging",
-        KNEO_SERV_SPEC_SIGNING_KEY=KEY,
-    )
-    api = Api(topology.base_url)
-    yield api
-    topology.stop()
+def topology_options() -> TopologyOptions:
+    """Signed bundles required in prod and staging."""
+    return TopologyOptions(env={"KNEO_SERV_REQUIRE_SIGNED_BUNDLES": "prod, staging", "KNEO_SERV_SPEC_SIGNING_KEY": KEY})
 
 
 def bundle(spec: dict[str, Any] | None = None, environment: str | None = "prod", key: str = KEY) -> dict[str, Any]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +10,7 @@ import pytest
 import yaml
 
 from tests.support import specs
-from tests.support.services import Api, start_topology
+from tests.support.services import Api, TopologyOptions
 
 pytestmark = pytest.mark.e2e
 
@@ -23,18 +22,14 @@ def example(name: str) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def kinds(module_database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
-    topology = start_topology(
-        tmp_path_factory.mktemp("kinds"),
-        module_database_url,
-        12,
-        KNEO_SERV_ALLOWED_MODULES="tests.support,examples",
-        KNEO_TEST_LONG_NAP="2.5",
-        KNEO_TEST_SHORT_NAP="1.0",
+def topology_options() -> TopologyOptions:
+    return TopologyOptions(
+        env={
+            "KNEO_SERV_ALLOWED_MODULES": "tests.support,examples",
+            "KNEO_TEST_LONG_NAP": "2.5",
+            "KNEO_TEST_SHORT_NAP": "1.0",
+        }
     )
-    api = Api(topology.base_url, topology, module_database_url)
-    yield api
-    topology.stop()
 
 
 def sql(api: Api, statement: str, *args: object) -> list[tuple[Any, ...]]:
@@ -53,25 +48,25 @@ def checkpoints(api: Api, run_id: str, type_: str) -> list[dict[str, Any]]:
     return response.json()["checkpoints"]  # type: ignore[no-any-return]
 
 
-def test_sequential(kinds: Api) -> None:
-    run = kinds.create_run(example("sequential_pipeline"), "q3 numbers")
+def test_sequential(stack: Api) -> None:
+    run = stack.create_run(example("sequential_pipeline"), "q3 numbers")
     assert run["status"] == "completed"
     assert run["output_text"] == "Published: Final answer: Outline: q3 numbers"
-    assert kinds.run(run["run_id"])["visited_steps"] == ["outline", "write", "publish"]
-    (completed,) = trace(kinds, run["run_id"], "workflow_completed")
+    assert stack.run(run["run_id"])["visited_steps"] == ["outline", "write", "publish"]
+    (completed,) = trace(stack, run["run_id"], "workflow_completed")
     assert completed["metadata"] == {"visited_steps": ["outline", "write", "publish"]}
 
 
-def test_concurrent_fanout(kinds: Api) -> None:
-    run = kinds.create_run(example("concurrent_fanout"), "ship it")
+def test_concurrent_fanout(stack: Api) -> None:
+    run = stack.create_run(example("concurrent_fanout"), "ship it")
     assert run["status"] == "completed" and run["output_text"] == "SHIP IT"
-    state = kinds.run(run["run_id"])
+    state = stack.run(run["run_id"])
     assert state["visited_steps"] == ["legal", "length", "headline"]
-    (started,) = trace(kinds, run["run_id"], "workflow_started")
+    (started,) = trace(stack, run["run_id"], "workflow_started")
     assert started["metadata"] == {"workflow_type": "concurrent", "participant_count": 3}
 
 
-def test_concurrent_participants_run_in_parallel_on_separate_workers(kinds: Api) -> None:
+def test_concurrent_participants_run_in_parallel_on_separate_workers(stack: Api) -> None:
     spec = {
         "version": "v1",
         "agent": specs.agent("root"),
@@ -90,13 +85,13 @@ def test_concurrent_participants_run_in_parallel_on_separate_workers(kinds: Api)
         },
     }
     began = time.monotonic()
-    run = kinds.create_run(spec, "race")
+    run = stack.create_run(spec, "race")
     elapsed = time.monotonic() - began
     assert run["status"] == "completed"
     assert run["output_text"] == "short: race", "the last participant in declaration order"
-    assert kinds.run(run["run_id"])["visited_steps"] == ["slow", "quick"], "declaration order, not finish order"
+    assert stack.run(run["run_id"])["visited_steps"] == ["slow", "quick"], "declaration order, not finish order"
     rows = sql(
-        kinds,
+        stack,
         "SELECT step_id, worker_id, started_at, finished_at FROM step_runs WHERE run_id=%s ORDER BY step_id",
         run["run_id"],
     )
@@ -108,68 +103,68 @@ def test_concurrent_participants_run_in_parallel_on_separate_workers(kinds: Api)
     assert elapsed < 2.5 + 1.0 + 2.0, "parallel, not back to back"
 
 
-def test_graph_conditions_and_cycle(kinds: Api) -> None:
-    run = kinds.create_run(example("graph_triage"), "checkout is down")
+def test_graph_conditions_and_cycle(stack: Api) -> None:
+    run = stack.create_run(example("graph_triage"), "checkout is down")
     assert run["status"] == "completed"
     assert run["output_text"] == "Final answer: URGENT: checkout is down***"
-    state = kinds.run(run["run_id"])
+    state = stack.run(run["run_id"])
     assert state["visited_nodes"] == ["triage", "polish", "polish", "polish", "page"]
     assert state["visited_steps"] == []
-    (completed,) = trace(kinds, run["run_id"], "workflow_completed")
+    (completed,) = trace(stack, run["run_id"], "workflow_completed")
     assert completed["metadata"]["termination"] == "no_matching_edge"
-    polish = [c for c in checkpoints(kinds, run["run_id"], "node_completed") if c["node_id"] == "polish"]
+    polish = [c for c in checkpoints(stack, run["run_id"], "node_completed") if c["node_id"] == "polish"]
     assert [c["iteration"] for c in polish] == [1, 2, 3]
 
 
-def test_graph_cycle_stops_at_max_steps(kinds: Api) -> None:
-    run = kinds.create_run(example("graph_loop_capped"), "loop")
+def test_graph_cycle_stops_at_max_steps(stack: Api) -> None:
+    run = stack.create_run(example("graph_loop_capped"), "loop")
     assert run["status"] == "failed"
     assert run["error"] == {"message": "Run stopped after reaching max iterations.", "type": "max_iterations"}
-    state = kinds.run(run["run_id"])
+    state = stack.run(run["run_id"])
     assert state["visited_nodes"] == ["refine", "check", "refine", "check"]
-    (completed,) = trace(kinds, run["run_id"], "workflow_completed")
+    (completed,) = trace(stack, run["run_id"], "workflow_completed")
     assert completed["metadata"] == {"visited_nodes": state["visited_nodes"], "termination": "max_steps"}
-    assert trace(kinds, run["run_id"], "workflow_failed")[0]["metadata"]["termination"] == "max_steps"
+    assert trace(stack, run["run_id"], "workflow_failed")[0]["metadata"]["termination"] == "max_steps"
 
 
-def test_group_chat(kinds: Api) -> None:
-    run = kinds.create_run(example("group_chat_debate"), "tabs or spaces")
+def test_group_chat(stack: Api) -> None:
+    run = stack.create_run(example("group_chat_debate"), "tabs or spaces")
     assert run["status"] == "completed"
     assert run["output_text"] == "Final answer: " * 4 + "tabs or spaces"
-    assert kinds.run(run["run_id"])["visited_steps"] == ["optimist", "critic", "optimist", "critic"]
-    iterations = [(c["step_id"], c["iteration"]) for c in checkpoints(kinds, run["run_id"], "step_completed")]
+    assert stack.run(run["run_id"])["visited_steps"] == ["optimist", "critic", "optimist", "critic"]
+    iterations = [(c["step_id"], c["iteration"]) for c in checkpoints(stack, run["run_id"], "step_completed")]
     assert iterations == [("optimist", 1), ("critic", 1), ("optimist", 2), ("critic", 2)]
 
 
-def test_handoff(kinds: Api) -> None:
-    run = kinds.create_run(example("handoff_escalation"), "printer jam")
+def test_handoff(stack: Api) -> None:
+    run = stack.create_run(example("handoff_escalation"), "printer jam")
     assert run["status"] == "completed"
     assert run["output_text"] == "Final answer: FINAL ANSWER: PRINTER JAM"
-    assert kinds.run(run["run_id"])["visited_steps"] == ["frontline", "specialist", "frontline"]
+    assert stack.run(run["run_id"])["visited_steps"] == ["frontline", "specialist", "frontline"]
 
 
-def test_nested_workflows_and_as_agent(kinds: Api) -> None:
-    run = kinds.create_run(example("nested_workflows"), "q3")
+def test_nested_workflows_and_as_agent(stack: Api) -> None:
+    run = stack.create_run(example("nested_workflows"), "q3")
     assert run["status"] == "completed"
     assert run["output_text"] == "Published: Final answer: Final answer: Outline: q3"
-    assert kinds.run(run["run_id"])["visited_steps"] == ["research", "review", "publish"]
-    nested = [e for e in trace(kinds, run["run_id"], "workflow_started") if e["metadata"].get("nested")]
+    assert stack.run(run["run_id"])["visited_steps"] == ["research", "review", "publish"]
+    nested = [e for e in trace(stack, run["run_id"], "workflow_started") if e["metadata"].get("nested")]
     assert [e["workflow_name"] for e in nested] == ["research-flow", "review-flow"]
 
 
-def test_on_error_continue_fallback_retry(kinds: Api) -> None:
-    run = kinds.create_run(example("resilient_pipeline"), "report")
+def test_on_error_continue_fallback_retry(stack: Api) -> None:
+    run = stack.create_run(example("resilient_pipeline"), "report")
     assert run["status"] == "completed"
     assert run["output_text"] == "Fallback summary of: Fallback summary of: report"
-    assert kinds.run(run["run_id"])["visited_steps"] == ["enrich", "summarise", "flaky_call", "default_summary"]
+    assert stack.run(run["run_id"])["visited_steps"] == ["enrich", "summarise", "flaky_call", "default_summary"]
     query = "SELECT step_id, max(attempt) FROM step_runs WHERE run_id=%s GROUP BY step_id"
-    attempts = dict(sql(kinds, query, run["run_id"]))
+    attempts = dict(sql(stack, query, run["run_id"]))
     assert attempts == {"enrich": 1, "summarise": 1, "flaky_call": 3, "default_summary": 1}
-    failed = {c["step_id"] for c in checkpoints(kinds, run["run_id"], "step_failed")}
+    failed = {c["step_id"] for c in checkpoints(stack, run["run_id"], "step_failed")}
     assert failed == {"enrich", "summarise", "flaky_call"}
 
 
-def test_failing_step_without_policy_fails_the_concurrent_join(kinds: Api) -> None:
+def test_failing_step_without_policy_fails_the_concurrent_join(stack: Api) -> None:
     spec = specs.sequential([], name="unused")
     spec["workflow"] = {
         "type": "concurrent",
@@ -182,29 +177,29 @@ def test_failing_step_without_policy_fails_the_concurrent_join(kinds: Api) -> No
         "short_nap": {"implementation": "tests.support.parallel.short_nap"},
         "boom": {"implementation": "tests.support.functions.boom"},
     }
-    run = kinds.create_run(spec, "x")
+    run = stack.create_run(spec, "x")
     assert run["status"] == "failed"
     assert run["error"] == {"message": "boom on x", "type": "ValueError"}
-    ok_row = sql(kinds, "SELECT status FROM step_runs WHERE run_id=%s AND step_id='ok'", run["run_id"])
+    ok_row = sql(stack, "SELECT status FROM step_runs WHERE run_id=%s AND step_id='ok'", run["run_id"])
     assert ok_row == [("completed",)], "the sibling settled before the workflow failed"
 
 
-def test_graph_routes(kinds: Api) -> None:
-    response = kinds.call("POST", "/v1/specs/graph", role="viewer", json={"spec": example("graph_triage")})
+def test_graph_routes(stack: Api) -> None:
+    response = stack.call("POST", "/v1/specs/graph", role="viewer", json={"spec": example("graph_triage")})
     assert response.status_code == 200, response.text
     graph = response.json()
     assert [n["id"] for n in graph["nodes"]] == ["triage", "polish", "page", "queue"]
     assert graph["nodes"][0]["start"] is True
     assert ("polish", "polish") in [(e["from"], e["to"]) for e in graph["edges"]]
-    run = kinds.create_run(example("graph_triage"), "all good")
-    response = kinds.call("GET", f"/v1/runs/{run['run_id']}/graph", role="viewer")
+    run = stack.create_run(example("graph_triage"), "all good")
+    response = stack.call("GET", f"/v1/runs/{run['run_id']}/graph", role="viewer")
     assert response.status_code == 200, response.text
     view = response.json()
     nodes = {n["id"]: n for n in view["nodes"]}
     assert nodes["polish"]["visits"] == 3 and nodes["queue"]["state"] == "completed"
     assert nodes["page"]["state"] == "pending"
     assert view["termination"] == "no_matching_edge" and view["status"] == "completed"
-    assert kinds.call("GET", "/v1/runs/nope/graph", role="viewer").status_code == 404
-    bad = kinds.call("POST", "/v1/specs/graph", role="viewer", json={"spec": {"version": "v1"}})
+    assert stack.call("GET", "/v1/runs/nope/graph", role="viewer").status_code == 404
+    bad = stack.call("POST", "/v1/specs/graph", role="viewer", json={"spec": {"version": "v1"}})
     assert 400 <= bad.status_code < 500
-    assert kinds.call("POST", "/v1/specs/graph", role=None, json={"spec": example("graph_triage")}).status_code == 401
+    assert stack.call("POST", "/v1/specs/graph", role=None, json={"spec": example("graph_triage")}).status_code == 401
