@@ -98,6 +98,7 @@ def test_provider_settings_and_required_secrets() -> None:
     assert loaded.agents.require_provider_secrets
 
 
+@pytest.mark.slow  # starts the installed executables in subprocesses
 @pytest.mark.parametrize(
     "argv",
     [

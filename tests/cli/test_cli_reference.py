@@ -7,6 +7,8 @@ import re
 import subprocess
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
+
 from kneo.cli.main import cli
 from kneo.cli.reference import HELP_WIDTH, commands, render
 from tests.support.services import ROOT
@@ -59,6 +61,7 @@ SAMPLE = (
 )
 
 
+@pytest.mark.slow  # starts the installed executables in subprocesses
 def test_reference_matches_help_of_the_installed_command() -> None:
     env = {**os.environ, "COLUMNS": str(HELP_WIDTH)}
 

@@ -261,6 +261,7 @@ def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run([KNEO, "spec", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=60)
 
 
+@pytest.mark.slow  # starts the installed executables in subprocesses
 def test_exit_codes_through_the_real_executable(work: Path) -> None:
     bad = run_cli("validate", "unsafe.yaml", "--json", cwd=work)
     assert bad.returncode == 1 and json.loads(bad.stdout)["valid"] is False and bad.stderr.startswith("✗ ")

@@ -26,6 +26,7 @@ def tables(url: str) -> set[str]:
         conn.close()
 
 
+@pytest.mark.slow  # starts the installed executables in subprocesses
 def test_flask_db_upgrade_creates_the_schema(database_url: str) -> None:
     env = {**topology_env(database_url, 12), "PATH": os.environ["PATH"]}
     flask = Path(sys.executable).parent / "flask"
