@@ -66,6 +66,7 @@ def run_in_thread(func: object) -> list[object]:
     return out
 
 
+@pytest.mark.no_cover  # under the coverage tracer the timed-out thread is only joined after its call ends
 def test_watchdog_fails_an_overrunning_call_and_passes_results_and_errors() -> None:
     started = time.monotonic()
     (timed_out,) = run_in_thread(lambda: call_with_time_limit(lambda: time.sleep(30), 0.5))
