@@ -7,25 +7,20 @@ documents dropped in SQL), so a stored document can never differ from what the r
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from tests.support import specs
-from tests.support.services import Api, start_topology
+from tests.support.services import Api, TopologyOptions
 
 pytestmark = pytest.mark.e2e
 FUNCTIONS = {"upper": "tests.support.functions.upper", "marked": "tests.support.functions.fail_once_per_marker"}
 
 
 @pytest.fixture(scope="module")
-def live(module_database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
-    tmp = tmp_path_factory.mktemp("documents")
-    topology = start_topology(tmp, module_database_url, 12, KNEO_TEST_MARKER_DIR=str(tmp))
-    api = Api(topology.base_url, topology, module_database_url)
-    yield api
-    topology.stop()
+def topology_options() -> TopologyOptions:
+    return TopologyOptions(env={"KNEO_TEST_MARKER_DIR": "{workdir}"})
 
 
 def stored(api: Api, run_id: str) -> tuple[bool, bool]:
@@ -48,33 +43,33 @@ def assert_documents_true(api: Api, run_id: str) -> None:
     assert [api.run(run_id), api.call("GET", f"/runs/{run_id}").json(), listed(api, run_id)] == answers
 
 
-def test_a_completed_run_is_served_from_its_documents(live: Api) -> None:
-    run = live.create_run(specs.echo_chain(3), f"docs-{uuid.uuid4().hex[:8]}")
+def test_a_completed_run_is_served_from_its_documents(stack: Api) -> None:
+    run = stack.create_run(specs.echo_chain(3), f"docs-{uuid.uuid4().hex[:8]}")
     assert run["status"] == "completed"
-    assert_documents_true(live, run["run_id"])
+    assert_documents_true(stack, run["run_id"])
 
 
-def test_a_blocked_run_has_none_and_its_cancel_stores_them(live: Api) -> None:
-    run = live.create_run(specs.human_flow(), "awaiting review")
+def test_a_blocked_run_has_none_and_its_cancel_stores_them(stack: Api) -> None:
+    run = stack.create_run(specs.human_flow(), "awaiting review")
     assert run["status"] == "blocked"
-    assert stored(live, run["run_id"]) == (False, False)
-    cancelled = live.call("POST", f"/v1/runs/{run['run_id']}/cancel")
+    assert stored(stack, run["run_id"]) == (False, False)
+    cancelled = stack.call("POST", f"/v1/runs/{run['run_id']}/cancel")
     assert cancelled.status_code == 200, cancelled.text
-    assert live.run(run["run_id"])["status"] == "cancelled"
-    assert_documents_true(live, run["run_id"])
+    assert stack.run(run["run_id"])["status"] == "cancelled"
+    assert_documents_true(stack, run["run_id"])
 
 
-def test_continue_drops_the_failed_runs_documents_and_the_new_end_stores_new_ones(live: Api) -> None:
+def test_continue_drops_the_failed_runs_documents_and_the_new_end_stores_new_ones(stack: Api) -> None:
     spec = specs.sequential(
         [specs.function_step("first", "upper"), specs.function_step("flaky", "marked")], functions=FUNCTIONS
     )
-    run = live.create_run(spec, f"cont-{uuid.uuid4().hex[:8]}")
+    run = stack.create_run(spec, f"cont-{uuid.uuid4().hex[:8]}")
     assert run["status"] == "failed"
-    assert stored(live, run["run_id"]) == (True, True)
-    assert live.run(run["run_id"])["status"] == "failed"
-    continued = live.call("POST", f"/v1/runs/{run['run_id']}/continue")
+    assert stored(stack, run["run_id"]) == (True, True)
+    assert stack.run(run["run_id"])["status"] == "failed"
+    continued = stack.call("POST", f"/v1/runs/{run['run_id']}/continue")
     assert continued.status_code == 200, continued.text
     assert continued.json()["status"] == "completed"
-    final = live.run(run["run_id"])
+    final = stack.run(run["run_id"])
     assert final["status"] == "completed" and final["error"] is None
-    assert_documents_true(live, run["run_id"])
+    assert_documents_true(stack, run["run_id"])
