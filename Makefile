@@ -6,7 +6,7 @@ PORT ?= 8000
 HARNESS ?= kneo_load.py
 # `make test` fails when the line coverage of kneo/ (this process's share: the servers the tests
 # start are not measured) falls under this floor. docs/decisions/0008-test-tiers.md says how it was set.
-COVERAGE_FLOOR ?= 80
+COVERAGE_FLOOR ?= 78
 
 .PHONY: install serve test test-fast test-services lint typecheck check topology bench clean
 
