@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from flask import Response
 
 from kneo.redaction import redact
+from kneo.workflows.documents import dumps
 
 
 def json_response(payload: Any, status: int = 200, *, redacted: bool = False) -> Response:
     """Serialize ``payload`` (redacting it unless already redacted)."""
-    body = json.dumps(payload if redacted else redact(payload), separators=(",", ":"), default=str)
-    return Response(body, status=status, mimetype="application/json")
+    return Response(dumps(payload if redacted else redact(payload)), status=status, mimetype="application/json")

@@ -150,7 +150,7 @@ class RunItem(MethodView):
     @require_scope("runs:read")
     @blp.response(200, RunStatusResponseSchema)
     def get(self, run_id: str) -> Response:
-        """One run's status (a terminal run's stored document as it is)."""
+        """One run's status (a settled run's stored document as it is)."""
         document = queries.run_document(read_engine(), run_id)
         if document is not None:
             return Response(document, mimetype="application/json")

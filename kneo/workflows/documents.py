@@ -1,10 +1,11 @@
-"""Response documents of terminal runs: built once when the run ends, read back as stored bytes.
+"""Response documents of settled runs: built once when the run settles, read back as stored bytes.
 
-A terminal run does not change any more (continuing a failed run makes it running again and
-drops its documents), so the exact JSON that ``GET /runs/{id}`` answers and the item that
-``GET /runs`` lists are serialised, redacted, in the transaction that ends the run and stored on
-the run row. Reads of such a run fetch one column by primary key and send it as it is; runs that
-can still change (running, blocked) have no documents and are rendered from their row.
+A settled run (terminal, or blocked at a human step) does not change until something moves it on
+(a resume, a continue, a cancel), so the exact JSON that ``GET /runs/{id}`` answers and the item
+that ``GET /runs`` lists are serialised, redacted, in the transaction that settles the run and
+stored on the run row. Reads of such a run fetch one column by primary key and send it as it is;
+running runs have no documents and are rendered from their row, and whatever changes a settled
+run without storing new documents drops them.
 """
 
 from __future__ import annotations
@@ -61,9 +62,9 @@ def list_body(key: str, items: Sequence[bytes], meta: dict[str, Any]) -> bytes:
 
 
 def store_documents(run: Run) -> None:
-    """Store both documents on a terminal ``run`` (call it last in the transaction that ends the
-    run, after every change to the row); clear them on any other run."""
-    if run.status in RunStatus.TERMINAL:
+    """Store both documents on a settled ``run`` (call it last in the transaction that settles
+    the run, after every change to the row); clear them on any other run."""
+    if run.status in RunStatus.SETTLED:
         run.document = status_document(run)
         run.list_document = list_document(run)
     else:
@@ -79,14 +80,15 @@ def drop_documents(run: Run) -> None:
 @event.listens_for(Session, "before_flush")
 def _drop_stale_documents(session: Session, _context: Any, _instances: Any) -> None:
     """Whatever changes a run that has (or had) documents without rewriting them drops them, so a
-    stored document is never older than its row (a late sibling step of a failed run, a continue)."""
+    stored document is never older than its row (a late sibling step of a failed run, a resume,
+    a continue, an expiry)."""
     for obj in session.dirty:
         if not isinstance(obj, Run):
             continue
         state = inspect(obj)
         status = state.attrs.status.history
-        if obj.status not in RunStatus.TERMINAL and not status.deleted:
-            continue  # a run that was not terminal has no documents
+        if obj.status not in RunStatus.SETTLED and not status.deleted:
+            continue  # a run that was not settled has no documents
         if state.attrs.document.history.added or not session.is_modified(obj):
             continue
         drop_documents(obj)

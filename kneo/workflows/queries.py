@@ -120,7 +120,7 @@ def _count(session: Session, entity: Any, where: Sequence[ColumnElement[bool]], 
 
 
 def run_document(engine: Engine, run_id: str) -> bytes | None:
-    """The stored ``GET /runs/{id}`` document of a terminal run (None for another or unknown run):
+    """The stored ``GET /runs/{id}`` document of a settled run (None for another or unknown run):
     one primary-key lookup on a pooled driver connection, no ORM."""
     sql = "SELECT document FROM runs WHERE id = " + ("?" if engine.dialect.paramstyle == "qmark" else "%s")
     connection = engine.raw_connection()

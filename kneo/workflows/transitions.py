@@ -232,6 +232,7 @@ def _open_human_task(
         metadata=metadata,
         trace_events=[*events, event],
     )
+    documents.store_documents(run)
     return task
 
 

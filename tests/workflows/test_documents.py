@@ -1,4 +1,4 @@
-"""Terminal runs answer from their stored response documents, and those documents stay true.
+"""Settled runs answer from their stored response documents, and those documents stay true.
 
 Every check compares the stored answer with the answer rendered from the run's row (the
 documents dropped in SQL), so a stored document can never differ from what the row says.
@@ -49,13 +49,28 @@ def test_a_completed_run_is_served_from_its_documents(stack: Api) -> None:
     assert_documents_true(stack, run["run_id"])
 
 
-def test_a_blocked_run_has_none_and_its_cancel_stores_them(stack: Api) -> None:
+def test_a_blocked_run_has_them_and_its_cancel_stores_new_ones(stack: Api) -> None:
     run = stack.create_run(specs.human_flow(), "awaiting review")
     assert run["status"] == "blocked"
-    assert stored(stack, run["run_id"]) == (False, False)
+    assert_documents_true(stack, run["run_id"])
     cancelled = stack.call("POST", f"/v1/runs/{run['run_id']}/cancel")
     assert cancelled.status_code == 200, cancelled.text
     assert stack.run(run["run_id"])["status"] == "cancelled"
+    assert_documents_true(stack, run["run_id"])
+
+
+def test_a_resume_drops_the_blocked_runs_documents_and_the_end_stores_new_ones(stack: Api) -> None:
+    run = stack.create_run(specs.human_flow(), "ready for review")
+    task = stack.call("GET", f"/v1/human-tasks/{run['continuation_id']}", role="reviewer").json()
+    resumed = stack.call(
+        "POST",
+        f"/v1/human-tasks/{run['continuation_id']}/resume",
+        role="reviewer",
+        json={"request_id": task["request"]["id"], "decision": "approved"},
+    )
+    assert resumed.status_code == 200, resumed.text
+    final = stack.wait_status(run["run_id"], {"completed"})
+    assert final["pending_human_request"] is None
     assert_documents_true(stack, run["run_id"])
 
 
