@@ -61,8 +61,9 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fla
     app.extensions["kneo.settings"] = settings
     app.extensions["kneo.engine"] = engine
     app.extensions["kneo.sessions"] = make_session_factory(engine)
-    # Reads get a pool of their own whose connections stay in autocommit (no switch per request).
-    read_engine = make_engine(settings, isolation_level="AUTOCOMMIT", pool_size=8, max_overflow=24)
+    # Reads get a pool of their own whose connections stay in autocommit (no switch per request);
+    # it keeps as many connections as a web worker has threads (gunicorn's default 8).
+    read_engine = make_engine(settings, isolation_level="AUTOCOMMIT", pool_size=8, max_overflow=8)
     app.extensions["kneo.read_engine"] = read_engine
     app.extensions["kneo.read_sessions"] = make_session_factory(read_engine)
     app.extensions["kneo.notifier"] = notifier_for(settings.broker_url)
