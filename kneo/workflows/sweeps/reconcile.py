@@ -15,6 +15,7 @@ from kneo.workflows.sweeps.common import BATCH, lockable
 from kneo.workflows.transitions import Dispatch, Transition
 
 LOST_ATTEMPT_ALLOWANCE = 3
+REDISPATCH_BACKOFF_CAP_SECONDS = 60.0
 WORKER_LOST = {"message": "The worker executing this step was lost.", "type": "worker_lost"}
 
 
@@ -46,6 +47,21 @@ def release_all_leases(session: Session) -> None:
     session.execute(update(StepRun).where(StepRun.status.in_(StepStatus.CLAIMABLE)).values(dispatched_at=None))
 
 
+def redispatch_due(row: StepRun, now: datetime, stale_seconds: float) -> bool:
+    """Whether a queued step's message is overdue enough to send another one.
+
+    A step that already waited ``w`` seconds before its last dispatch waits ``w`` more (at least
+    ``stale_seconds``, at most ``REDISPATCH_BACKOFF_CAP_SECONDS``) before the next, so a long but
+    healthy queue gets a few duplicates per step, not one per sweep, while a lost message is still
+    re-sent within ``stale_seconds`` of its first dispatch.
+    """
+    if row.dispatched_at is None:
+        return True
+    waited_before = (row.dispatched_at - row.available_at).total_seconds() if row.available_at else 0.0
+    backoff = max(stale_seconds, min(waited_before, REDISPATCH_BACKOFF_CAP_SECONDS))
+    return (now - row.dispatched_at).total_seconds() >= backoff
+
+
 def reconcile_steps(
     session: Session, now: datetime, stale_seconds: float, lost_attempt_allowance: int
 ) -> tuple[list[Dispatch], list[StepRun]]:
@@ -72,12 +88,14 @@ def reconcile_steps(
                 StepRun.available_at <= now,
                 or_(StepRun.dispatched_at.is_(None), StepRun.dispatched_at < stale_before),
             )
-            .order_by(StepRun.available_at)
+            .order_by(StepRun.dispatched_at)
             .limit(BATCH),
         )
     ).scalars()
     dispatches = []
     for row in waiting:
+        if not redispatch_due(row, now, stale_seconds):
+            continue
         row.dispatched_at = now
         dispatches.append(Dispatch(row.id, 0.0, row.timeout_seconds))
     expired = session.execute(
