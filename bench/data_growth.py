@@ -153,6 +153,7 @@ def clone(cursor: Any, table: str, key: str, templates: list[str], first: int, l
 def grow(database_url: str, templates: list[str], runs: int) -> None:
     """Clone the template runs (and everything they own) until the database holds ``runs`` runs."""
     copies = max(0, runs // len(templates) - 1)
+    started = time.monotonic()
     conn = psycopg2.connect(database_url)
     try:
         with conn, conn.cursor() as cursor:
@@ -166,10 +167,12 @@ def grow(database_url: str, templates: list[str], runs: int) -> None:
                 for table in CHILD_TABLES:
                     clone(cursor, table, "run_id", templates, first, last)
                 conn.commit()
-                print(f"  seeded {last * len(templates) + len(templates):,} runs", file=sys.stderr)
+                seeded = last * len(templates) + len(templates)
+                print(f"  seeded {seeded:,} runs in {time.monotonic() - started:.0f} s", file=sys.stderr)
         conn.autocommit = True
         with conn.cursor() as cursor:
             cursor.execute("VACUUM ANALYZE")
+        print(f"  seeded and analysed in {time.monotonic() - started:.0f} s", file=sys.stderr)
     finally:
         conn.close()
 

@@ -116,7 +116,7 @@ def finish_transition(run: Run, transition: Transition, async_mode: bool) -> dic
         notifier().unregister(run.id, event)
     session = db()
     session.expire_all()
-    run = get_run(session, run.id)
+    run = get_run(session, run.id, with_spec=False)  # a synchronous answer does not show the spec
     session.rollback()
     return create_response(run, async_mode)
 

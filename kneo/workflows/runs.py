@@ -242,9 +242,9 @@ def continue_run(
     return run, transition
 
 
-def get_run(session: Session, run_id: str) -> Run:
-    """Load a run or raise the contract's 404."""
-    run = session.get(Run, run_id, options=[undefer(Run.spec)])
+def get_run(session: Session, run_id: str, *, with_spec: bool = True) -> Run:
+    """Load a run (with its inline spec unless ``with_spec`` is false) or raise the contract's 404."""
+    run = session.get(Run, run_id, options=[undefer(Run.spec)] if with_spec else [])
     if run is None:
         raise NotFound(f"'Unknown run_id: {run_id}'", code="KeyError")
     return run
