@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from kneo.audit import chain
 from kneo.db import isoformat, utcnow
-from kneo.models import AuditEvent
+from kneo.models import AuditEvent, new_id
 from kneo.redaction import IDENTITY_KEYS, redact
 
 
@@ -23,19 +23,20 @@ def record_audit(
     continuation_id: str | None = None,
     metadata: Mapping[str, Any] | None = None,
     now: datetime | None = None,
-) -> AuditEvent:
-    """Add an audit event (metadata redacted) to the session; the caller commits."""
-    event = AuditEvent(
-        event_type=event_type,
-        actor=actor,
-        run_id=run_id,
-        continuation_id=continuation_id,
-        event_metadata=redact(dict(metadata or {}), keep=IDENTITY_KEYS),
-        created_at=now or utcnow(),
-    )
-    session.add(event)
-    chain.track(session, event)
-    return event
+) -> dict[str, Any]:
+    """Record an audit event (metadata redacted), linked into the chain and inserted when the
+    caller commits; returns its ``audit_events`` row."""
+    row = {
+        "id": new_id(),
+        "event_type": event_type,
+        "actor": actor,
+        "run_id": run_id,
+        "continuation_id": continuation_id,
+        "metadata": redact(dict(metadata or {}), keep=IDENTITY_KEYS),
+        "created_at": now or utcnow(),
+    }
+    chain.track(session, row)
+    return row
 
 
 def audit_event_view(event: AuditEvent, include_hashes: bool = False) -> dict[str, Any]:

@@ -1,4 +1,5 @@
-"""Checkpoints and trace events appended under the run's row lock."""
+"""Checkpoints and trace events appended under the run's row lock (written as multi-row inserts
+when the transaction next executes a statement or commits, see :mod:`kneo.writes`)."""
 
 from __future__ import annotations
 
@@ -12,8 +13,11 @@ from kneo.db import isoformat
 from kneo.models import Checkpoint, Run, TraceEvent, new_id
 from kneo.redaction import redact, redact_text
 from kneo.workflows.serialize import run_state
+from kneo.writes import add_row, amend_row
 
 PREVIEW_CHARS = 500
+CHECKPOINTS = Checkpoint.metadata.tables["checkpoints"]
+TRACE_EVENTS = TraceEvent.metadata.tables["trace_events"]
 
 
 def preview(text: str | None) -> str | None:
@@ -47,26 +51,31 @@ def add_checkpoint(
     metadata: Mapping[str, Any] | None = None,
     trace_events: list[dict[str, Any]] | None = None,
     iteration: int = 1,
-) -> Checkpoint:
-    """Append a checkpoint with a redacted snapshot of the run (sequence allocated on the run row)."""
+) -> dict[str, Any]:
+    """Append a checkpoint with a redacted snapshot of the run (sequence allocated on the run row);
+    returns its row (see :func:`attach_trace_events`)."""
     run.checkpoint_count = (run.checkpoint_count or 0) + 1
-    checkpoint = Checkpoint(
-        id=new_id(),
-        run_id=run.id,
-        sequence=run.checkpoint_count,
-        type=type_,
-        workflow_name=run.workflow_name,
-        step_id=step_id,
-        node_id=node_id,
-        iteration=iteration,
-        state=redact(snapshot(run)),
-        message_count=len(run.messages or []),
-        trace_events=trace_events or [],
-        checkpoint_metadata=redact(dict(metadata or {})),
-        created_at=now,
-    )
-    session.add(checkpoint)
-    return checkpoint
+    row = {
+        "id": new_id(),
+        "run_id": run.id,
+        "sequence": run.checkpoint_count,
+        "type": type_,
+        "workflow_name": run.workflow_name,
+        "step_id": step_id,
+        "node_id": node_id,
+        "iteration": iteration,
+        "state": redact(snapshot(run)),
+        "message_count": len(run.messages or []),
+        "trace_events": trace_events or [],
+        "metadata": redact(dict(metadata or {})),
+        "created_at": now,
+    }
+    return add_row(session, CHECKPOINTS, row)
+
+
+def attach_trace_events(session: Session, checkpoint: dict[str, Any], events: list[dict[str, Any]]) -> None:
+    """Give a checkpoint row from :func:`add_checkpoint` these trace events (already redacted)."""
+    amend_row(session, CHECKPOINTS, checkpoint, trace_events=events)
 
 
 def add_trace_event(
@@ -103,7 +112,6 @@ def add_trace_event(
         "metadata": redact(dict(metadata or {})),
         "error": redact_text(fields["error"]) if fields.get("error") else None,
     }
-    session.add(
-        TraceEvent(id=event_id, run_id=run.id, sequence=run.trace_event_count, type=type_, timestamp=now, data=data)
-    )
+    row = {"id": event_id, "run_id": run.id, "sequence": run.trace_event_count, "type": type_, "timestamp": now}
+    add_row(session, TRACE_EVENTS, {**row, "data": data})
     return data

@@ -24,7 +24,7 @@ from kneo.redaction import scrub_secrets
 from kneo.workflows import documents, engine, results
 from kneo.workflows.bundles import signed_spec
 from kneo.workflows.policies import enforce_stored_policy
-from kneo.workflows.recording import add_checkpoint
+from kneo.workflows.recording import add_checkpoint, attach_trace_events
 from kneo.workflows.replay import replay_context
 from kneo.workflows.transitions import Transition, apply_decision, lock_run
 
@@ -166,7 +166,7 @@ def submit_run(
         session, run, engine.start(plan, request.input), now, default_timeout=settings.step_timeout_seconds
     )
     if transition.unattached_events:  # the workflow's start events belong to the run's first checkpoint
-        started.trace_events = transition.unattached_events
+        attach_trace_events(session, started, transition.unattached_events)
     session.flush()
     record_audit(
         session,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -12,10 +12,13 @@ from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
 from kneo.execution import ClaimedStep, StepOutcome
-from kneo.models import Run, RunStatus, StepRun, StepStatus
+from kneo.models import Run, RunStatus, StepStatus
 from kneo.workflows import engine
 from kneo.workflows.recording import add_checkpoint, add_trace_event
-from kneo.workflows.transitions import Dispatch, Transition, apply_decision, lock_run
+from kneo.workflows.transitions import STEP_RUNS, Dispatch, Transition, apply_decision, lock_run
+from kneo.writes import amend_row
+
+RUNS = Run.metadata.tables["runs"]
 
 
 class PlanCache:
@@ -54,37 +57,60 @@ def claim_step(
     Returns None when the message is stale or duplicated, or when the run no longer runs.
     """
     claimable = or_(
-        StepRun.status.in_(StepStatus.CLAIMABLE),
-        and_(StepRun.status == StepStatus.RUNNING, StepRun.lease_expires_at < now),
+        STEP_RUNS.c.status.in_(StepStatus.CLAIMABLE),
+        and_(STEP_RUNS.c.status == StepStatus.RUNNING, STEP_RUNS.c.lease_expires_at < now),
     )
     timeout = (
         timeout_hint
-        or session.execute(select(StepRun.timeout_seconds).where(StepRun.id == step_run_id)).scalar_one_or_none()
+        or session.execute(
+            select(STEP_RUNS.c.timeout_seconds).where(STEP_RUNS.c.id == step_run_id)
+        ).scalar_one_or_none()
     )
     if timeout is None:
         return None
-    run_is_running = select(Run.id).where(Run.id == StepRun.run_id, Run.status == RunStatus.RUNNING).exists()
-    row = session.execute(
-        update(StepRun)
-        .where(
-            StepRun.id == step_run_id,
-            claimable,
-            StepRun.available_at <= now + timedelta(seconds=1),
-            run_is_running,
+    run_is_running = select(RUNS.c.id).where(RUNS.c.id == STEP_RUNS.c.run_id, RUNS.c.status == RunStatus.RUNNING)
+    row = (
+        session.execute(
+            update(STEP_RUNS)
+            .where(
+                STEP_RUNS.c.id == step_run_id,
+                claimable,
+                STEP_RUNS.c.available_at <= now + timedelta(seconds=1),
+                run_is_running.exists(),
+            )
+            .values(
+                status=StepStatus.RUNNING,
+                attempt=STEP_RUNS.c.attempt + 1,
+                worker_id=worker_id,
+                started_at=now,
+                updated_at=now,
+                lease_expires_at=now + timedelta(seconds=timeout + grace_seconds),
+            )
+            .returning(*STEP_RUNS.c)
         )
-        .values(
-            status=StepStatus.RUNNING,
-            attempt=StepRun.attempt + 1,
-            worker_id=worker_id,
-            started_at=now,
-            updated_at=now,
-            lease_expires_at=now + timedelta(seconds=timeout + grace_seconds),
-        )
-        .returning(StepRun)
-    ).scalar_one_or_none()
+        .mappings()
+        .one_or_none()
+    )
     if row is None:
         return None
-    return ClaimedStep.of(row, plans.get(session, row.run_id))
+    return claimed_step(dict(row), plans.get(session, row["run_id"]))
+
+
+def claimed_step(row: Mapping[str, Any], plan: dict[str, Any]) -> ClaimedStep:
+    """The claim of step row ``row`` (as the claim left it) with its run's plan."""
+    return ClaimedStep(
+        step_run_id=row["id"],
+        run_id=row["run_id"],
+        attempt=row["attempt"],
+        max_attempts=row["max_attempts"],
+        step_id=row["step_id"],
+        kind=row["kind"],
+        ref=row["ref"],
+        input_text=row["input_text"] or "",
+        timeout_seconds=row["timeout_seconds"],
+        plan=plan,
+        unit=dict(row["unit"] or {}),
+    )
 
 
 def run_is_active(session: Session, run_id: str) -> bool:
@@ -99,25 +125,30 @@ def complete_step(
     """Record a step's outcome once and let the engine decide what follows."""
     run = lock_run(session, claimed.run_id)
     succeeded = outcome.error is None
-    row = session.execute(
-        update(StepRun)
-        .where(
-            StepRun.id == claimed.step_run_id,
-            StepRun.status == StepStatus.RUNNING,
-            StepRun.attempt == claimed.attempt,
+    found = (
+        session.execute(
+            update(STEP_RUNS)
+            .where(
+                STEP_RUNS.c.id == claimed.step_run_id,
+                STEP_RUNS.c.status == StepStatus.RUNNING,
+                STEP_RUNS.c.attempt == claimed.attempt,
+            )
+            .values(
+                finished_at=now,
+                updated_at=now,
+                lease_expires_at=None,
+                status=StepStatus.COMPLETED if succeeded else StepStatus.FAILED,
+                output_text=outcome.output_text,
+                error=outcome.error,
+            )
+            .returning(*STEP_RUNS.c)
         )
-        .values(
-            finished_at=now,
-            updated_at=now,
-            lease_expires_at=None,
-            status=StepStatus.COMPLETED if succeeded else StepStatus.FAILED,
-            output_text=outcome.output_text,
-            error=outcome.error,
-        )
-        .returning(StepRun)
-    ).scalar_one_or_none()
-    if row is None:
+        .mappings()
+        .one_or_none()
+    )
+    if found is None:
         return Transition()
+    row = dict(found)
     plan = claimed.plan
     unit = _unit_dict(row)
     if succeeded:
@@ -125,13 +156,16 @@ def complete_step(
     error = outcome.error or {}
     if run.status != RunStatus.RUNNING:
         return Transition()
-    decision = engine.step_failed(plan, run.engine_state, unit, error, row.attempt, row.max_attempts)
+    decision = engine.step_failed(plan, run.engine_state, unit, error, row["attempt"], row["max_attempts"])
     if decision.retry_delay is not None:
-        row.status = StepStatus.RETRYING
-        row.available_at = now + timedelta(seconds=decision.retry_delay)
-        row.dispatched_at = now
+        retry_at = now + timedelta(seconds=decision.retry_delay)
+        session.execute(
+            update(STEP_RUNS)
+            .where(STEP_RUNS.c.id == row["id"])
+            .values(status=StepStatus.RETRYING, available_at=retry_at, dispatched_at=now)
+        )
         _persist_events(session, run, row, outcome, now)
-        return Transition([Dispatch(row.id, decision.retry_delay, row.timeout_seconds)])
+        return Transition([Dispatch(row["id"], decision.retry_delay, row["timeout_seconds"])])
     events = _persist_events(session, run, row, outcome, now)
     if engine.is_root_unit(unit):
         add_checkpoint(
@@ -139,7 +173,7 @@ def complete_step(
             run,
             "step_failed",
             now,
-            step_id=row.step_id,
+            step_id=row["step_id"],
             metadata=_step_metadata(plan, row, outcome.error),
             trace_events=events,
         )
@@ -150,7 +184,7 @@ def _record_success(
     session: Session,
     run: Run,
     plan: dict[str, Any],
-    row: StepRun,
+    row: Mapping[str, Any],
     unit: dict[str, Any],
     outcome: StepOutcome,
     now: datetime,
@@ -183,47 +217,45 @@ def claim_inline(
     """
     if len(transition.dispatches) != 1 or len(transition.new_steps) != 1:
         return None
-    row = transition.new_steps[0]
-    if not runs_inline(plan, row.kind, row.ref):
+    row = transition.new_steps[0].row
+    if not runs_inline(plan, row["kind"], row["ref"]):
         return None
-    row.status = StepStatus.RUNNING
-    row.attempt = 1
-    row.worker_id = worker_id
-    row.started_at = now
-    row.lease_expires_at = now + timedelta(seconds=row.timeout_seconds + grace_seconds)
+    lease_expires_at = now + timedelta(seconds=row["timeout_seconds"] + grace_seconds)
+    claim = {"status": StepStatus.RUNNING, "attempt": 1, "worker_id": worker_id, "started_at": now}
+    amend_row(session, STEP_RUNS, row, **claim, lease_expires_at=lease_expires_at)
     transition.dispatches.clear()
-    return ClaimedStep.of(row, plan)
+    return claimed_step(row, plan)
 
 
 def _persist_events(
-    session: Session, run: Run, row: StepRun, outcome: StepOutcome, now: datetime
+    session: Session, run: Run, row: Mapping[str, Any], outcome: StepOutcome, now: datetime
 ) -> list[dict[str, Any]]:
     stored = []
     for event in outcome.events:
         fields = {k: v for k, v in event.items() if k not in ("type", "metadata")}
-        fields.setdefault("step_id", row.step_id)
+        fields.setdefault("step_id", row["step_id"])
         stored.append(add_trace_event(session, run, event["type"], now, metadata=event.get("metadata"), **fields))
     return stored
 
 
-def _step_metadata(plan: dict[str, Any], row: StepRun, error: dict[str, Any] | None) -> dict[str, Any]:
+def _step_metadata(plan: dict[str, Any], row: Mapping[str, Any], error: dict[str, Any] | None) -> dict[str, Any]:
     workflow = engine.workflow_of(plan)
     return {
         "workflow_type": workflow["type"] if workflow else None,
-        "input_text": row.input_text,
-        "output_text": row.output_text,
+        "input_text": row["input_text"],
+        "output_text": row["output_text"],
         "error": error,
-        "iteration": row.attempt,
+        "iteration": row["attempt"],
     }
 
 
-def _unit_dict(row: StepRun) -> dict[str, Any]:
-    stored = dict(row.unit or {})
+def _unit_dict(row: Mapping[str, Any]) -> dict[str, Any]:
+    stored = dict(row["unit"] or {})
     return {
-        "step_id": row.step_id,
-        "kind": row.kind,
-        "ref": row.ref,
-        "input_text": row.input_text or "",
-        "position": stored.get("position", row.ordinal),
+        "step_id": row["step_id"],
+        "kind": row["kind"],
+        "ref": row["ref"],
+        "input_text": row["input_text"] or "",
+        "position": stored.get("position", row["ordinal"]),
         "extra": stored.get("extra", {}),
     }

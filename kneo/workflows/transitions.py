@@ -15,8 +15,10 @@ from kneo.errors import NotFound
 from kneo.models import HumanTask, Run, RunStatus, StepRun, StepStatus, new_id
 from kneo.workflows import documents, engine, results
 from kneo.workflows.recording import add_checkpoint, add_trace_event
+from kneo.writes import add_row
 
 DEFAULT_TIMEOUT_SECONDS = 300
+STEP_RUNS = StepRun.metadata.tables["step_runs"]
 
 
 @dataclass(frozen=True)
@@ -28,13 +30,28 @@ class Dispatch:
     timeout_seconds: int = DEFAULT_TIMEOUT_SECONDS
 
 
+@dataclass(frozen=True)
+class NewStep:
+    """A step row a transition queued (written with the transition's other rows)."""
+
+    row: dict[str, Any]
+
+    @property
+    def id(self) -> str:
+        return str(self.row["id"])
+
+    @property
+    def run_id(self) -> str:
+        return str(self.row["run_id"])
+
+
 @dataclass
 class Transition:
     """What a committed transition asks the shell to do next."""
 
     dispatches: list[Dispatch] = field(default_factory=list)
     settled_run_id: str | None = None
-    new_steps: list[StepRun] = field(default_factory=list)
+    new_steps: list[NewStep] = field(default_factory=list)
     unattached_events: list[dict[str, Any]] = field(default_factory=list)
 
     def merge(self, other: Transition) -> Transition:
@@ -96,12 +113,11 @@ def apply_decision(
         )
         pending = []
     for unit in decision.queue:
-        row = _step_row(run, unit, now, default_timeout)
-        session.add(row)
-        transition.new_steps.append(row)
+        row = add_row(session, STEP_RUNS, _step_row(run, unit, now, default_timeout))
+        transition.new_steps.append(NewStep(row))
         if engine.is_root_unit(unit):
             run.current_step_index = unit.position
-        transition.dispatches.append(Dispatch(row.id, 0.0, row.timeout_seconds))
+        transition.dispatches.append(Dispatch(row["id"], 0.0, row["timeout_seconds"]))
     if decision.human is not None:
         _open_human_task(session, run, decision.human, now, plan or run.plan, pending)
         pending = []
@@ -131,26 +147,31 @@ def _sync_position(run: Run, decision: engine.Decision) -> None:
         run.current_node_id = state["current_node"]
 
 
-def _step_row(run: Run, unit: engine.Unit, now: datetime, default_timeout: int) -> StepRun:
-    return StepRun(
-        id=new_id(),
-        run_id=run.id,
-        ordinal=unit.position,
-        step_id=unit.step_id,
-        kind=unit.kind,
-        ref=unit.ref,
-        workflow_key=unit.workflow_key,
-        status=StepStatus.QUEUED,
-        attempt=0,
-        max_attempts=unit.max_attempts,
-        timeout_seconds=int(unit.timeout_seconds or default_timeout),
-        input_text=unit.input_text,
-        unit={"position": unit.position, "extra": dict(unit.extra)},
-        available_at=now,
-        dispatched_at=now,
-        created_at=now,
-        updated_at=now,
-    )
+def _step_row(run: Run, unit: engine.Unit, now: datetime, default_timeout: int) -> dict[str, Any]:
+    return {
+        "id": new_id(),
+        "run_id": run.id,
+        "ordinal": unit.position,
+        "step_id": unit.step_id,
+        "kind": unit.kind,
+        "ref": unit.ref,
+        "workflow_key": unit.workflow_key,
+        "status": StepStatus.QUEUED,
+        "attempt": 0,
+        "max_attempts": unit.max_attempts,
+        "timeout_seconds": int(unit.timeout_seconds or default_timeout),
+        "input_text": unit.input_text,
+        "output_text": None,
+        "unit": {"position": unit.position, "extra": dict(unit.extra)},
+        "worker_id": None,
+        "available_at": now,
+        "dispatched_at": now,
+        "lease_expires_at": None,
+        "started_at": None,
+        "finished_at": None,
+        "created_at": now,
+        "updated_at": now,
+    }
 
 
 def human_request(plan: dict[str, Any], pause: engine.HumanPause, task_id: str) -> dict[str, Any]:
