@@ -31,7 +31,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from tests.support import specs
-from tests.support.services import KEYS, Api, start_topology
+from tests.support.services import KEYS, Api, TopologyOptions
 
 pytestmark = pytest.mark.e2e
 
@@ -182,20 +182,19 @@ def fuzz(tally: Tally, operation: Any, strategy: Any) -> None:
 
 
 @pytest.fixture(scope="module")
-def seeded_stack(module_database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Api, Seeded]]:
-    tmp = tmp_path_factory.mktemp("conformance")
-    topology = start_topology(
-        tmp,
-        module_database_url,
-        KNEO_SERV_ALLOWED_MODULES="tests.support,examples",
-        KNEO_SERV_SKILLS_ROOT=str(Path(__file__).resolve().parents[1] / "specs" / "data"),
-        KNEO_TEST_MARKER_DIR=str(tmp),
+def topology_options() -> TopologyOptions:
+    return TopologyOptions(
+        env={
+            "KNEO_SERV_ALLOWED_MODULES": "tests.support,examples",
+            "KNEO_SERV_SKILLS_ROOT": str(Path(__file__).resolve().parents[1] / "specs" / "data"),
+            "KNEO_TEST_MARKER_DIR": "{workdir}",
+        }
     )
-    api = Api(topology.base_url, topology, module_database_url)
-    try:
-        yield api, seed(api)
-    finally:
-        topology.stop()
+
+
+@pytest.fixture(scope="module")
+def seeded_stack(stack: Api) -> tuple[Api, Seeded]:
+    return stack, seed(stack)
 
 
 def test_every_operation_conforms(seeded_stack: tuple[Api, Seeded]) -> None:
