@@ -107,16 +107,16 @@ class Topology:
     def _spawn(
         self, name: str, argv: list[str], extra_env: Mapping[str, str] | None = None, without: tuple[str, ...] = ()
     ) -> None:
-        log = open(self.workdir / f"{name}.log", "ab")  # noqa: SIM115 - owned by the process
         env = {key: value for key, value in {**self.env, **(extra_env or {})}.items() if key not in without}
-        self.processes[name] = subprocess.Popen(
-            argv,
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+        with open(self.workdir / f"{name}.log", "ab") as log:  # the child keeps its own descriptor
+            self.processes[name] = subprocess.Popen(
+                argv,
+                cwd=ROOT,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
 
     def start_web(self) -> None:
         self._spawn(
