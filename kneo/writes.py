@@ -44,9 +44,9 @@ def amend_row(session: Session, table: Table, row: dict[str, Any], **values: Any
     session.execute(update(table).where(table.c.id == row["id"]).values(**values))
 
 
-def write_pending(session: Session) -> None:
-    """Write every kept row but the late ones: the ORM's pending changes first, then one INSERT
-    per table."""
+def write_pending(session: Session, flush_orm: bool = True) -> None:
+    """Write every kept row but the late ones: the ORM's pending changes first (unless
+    ``flush_orm`` is false), then one INSERT per table."""
     pending: Pending | None = session.info.get(_KEY)
     if not pending:
         return
@@ -57,7 +57,8 @@ def write_pending(session: Session) -> None:
         session.info[_KEY] = late
     else:
         del session.info[_KEY]
-    session.flush()
+    if flush_orm:
+        session.flush()
     by_table: dict[Table, list[dict[str, Any]]] = {}
     for table, row, _tx, is_late in pending:
         if not is_late:
@@ -68,8 +69,10 @@ def write_pending(session: Session) -> None:
 
 
 def _before_statement(state: ORMExecuteState) -> None:
+    """Kept rows reach the database before any statement (ORM changes too, unless the session
+    is in ``no_autoflush``)."""
     if _KEY in state.session.info:
-        write_pending(state.session)
+        write_pending(state.session, flush_orm=state.session.autoflush)
 
 
 def _drop_rolled_back(session: Session, previous: SessionTransaction) -> None:

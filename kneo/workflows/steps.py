@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import Update, and_, bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
 from kneo.execution import ClaimedStep, StepOutcome
@@ -19,6 +19,57 @@ from kneo.workflows.transitions import STEP_RUNS, Dispatch, Transition, apply_de
 from kneo.writes import amend_row
 
 RUNS = Run.metadata.tables["runs"]
+_STAMP = STEP_RUNS.c.updated_at.type
+
+
+def _claim_statement() -> Update:
+    """Claim one step row (``p_*`` parameters): claimable, due, and its run running."""
+    step = STEP_RUNS.c
+    claimable = or_(
+        step.status.in_(StepStatus.CLAIMABLE),
+        and_(step.status == StepStatus.RUNNING, step.lease_expires_at < bindparam("p_now", type_=_STAMP)),
+    )
+    run_is_running = select(RUNS.c.id).where(RUNS.c.id == step.run_id, RUNS.c.status == RunStatus.RUNNING)
+    return (
+        update(STEP_RUNS)
+        .where(
+            step.id == bindparam("p_id"),
+            claimable,
+            step.available_at <= bindparam("p_available_by", type_=_STAMP),
+            run_is_running.exists(),
+        )
+        .values(
+            status=StepStatus.RUNNING,
+            attempt=step.attempt + 1,
+            worker_id=bindparam("p_worker_id"),
+            started_at=bindparam("p_now", type_=_STAMP),
+            updated_at=bindparam("p_now", type_=_STAMP),
+            lease_expires_at=bindparam("p_lease", type_=_STAMP),
+        )
+        .returning(*STEP_RUNS.c)
+    )
+
+
+def _complete_statement() -> Update:
+    """Settle a running step row of the given attempt (``p_*`` parameters)."""
+    step = STEP_RUNS.c
+    return (
+        update(STEP_RUNS)
+        .where(step.id == bindparam("p_id"), step.status == StepStatus.RUNNING, step.attempt == bindparam("p_attempt"))
+        .values(
+            finished_at=bindparam("p_now", type_=_STAMP),
+            updated_at=bindparam("p_now", type_=_STAMP),
+            lease_expires_at=None,
+            status=bindparam("p_status"),
+            output_text=bindparam("p_output_text"),
+            error=bindparam("p_error", type_=step.error.type),
+        )
+        .returning(*STEP_RUNS.c)
+    )
+
+
+_CLAIM = _claim_statement()
+_COMPLETE = _complete_statement()
 
 
 class PlanCache:
@@ -56,10 +107,6 @@ def claim_step(
 
     Returns None when the message is stale or duplicated, or when the run no longer runs.
     """
-    claimable = or_(
-        STEP_RUNS.c.status.in_(StepStatus.CLAIMABLE),
-        and_(STEP_RUNS.c.status == StepStatus.RUNNING, STEP_RUNS.c.lease_expires_at < now),
-    )
     timeout = (
         timeout_hint
         or session.execute(
@@ -68,29 +115,14 @@ def claim_step(
     )
     if timeout is None:
         return None
-    run_is_running = select(RUNS.c.id).where(RUNS.c.id == STEP_RUNS.c.run_id, RUNS.c.status == RunStatus.RUNNING)
-    row = (
-        session.execute(
-            update(STEP_RUNS)
-            .where(
-                STEP_RUNS.c.id == step_run_id,
-                claimable,
-                STEP_RUNS.c.available_at <= now + timedelta(seconds=1),
-                run_is_running.exists(),
-            )
-            .values(
-                status=StepStatus.RUNNING,
-                attempt=STEP_RUNS.c.attempt + 1,
-                worker_id=worker_id,
-                started_at=now,
-                updated_at=now,
-                lease_expires_at=now + timedelta(seconds=timeout + grace_seconds),
-            )
-            .returning(*STEP_RUNS.c)
-        )
-        .mappings()
-        .one_or_none()
-    )
+    params = {
+        "p_id": step_run_id,
+        "p_now": now,
+        "p_available_by": now + timedelta(seconds=1),
+        "p_worker_id": worker_id,
+        "p_lease": now + timedelta(seconds=timeout + grace_seconds),
+    }
+    row = session.execute(_CLAIM, params).mappings().one_or_none()
     if row is None:
         return None
     return claimed_step(dict(row), plans.get(session, row["run_id"]))
@@ -125,27 +157,15 @@ def complete_step(
     """Record a step's outcome once and let the engine decide what follows."""
     run = lock_run(session, claimed.run_id)
     succeeded = outcome.error is None
-    found = (
-        session.execute(
-            update(STEP_RUNS)
-            .where(
-                STEP_RUNS.c.id == claimed.step_run_id,
-                STEP_RUNS.c.status == StepStatus.RUNNING,
-                STEP_RUNS.c.attempt == claimed.attempt,
-            )
-            .values(
-                finished_at=now,
-                updated_at=now,
-                lease_expires_at=None,
-                status=StepStatus.COMPLETED if succeeded else StepStatus.FAILED,
-                output_text=outcome.output_text,
-                error=outcome.error,
-            )
-            .returning(*STEP_RUNS.c)
-        )
-        .mappings()
-        .one_or_none()
-    )
+    params = {
+        "p_id": claimed.step_run_id,
+        "p_attempt": claimed.attempt,
+        "p_now": now,
+        "p_status": StepStatus.COMPLETED if succeeded else StepStatus.FAILED,
+        "p_output_text": outcome.output_text,
+        "p_error": outcome.error,
+    }
+    found = session.execute(_COMPLETE, params).mappings().one_or_none()
     if found is None:
         return Transition()
     row = dict(found)

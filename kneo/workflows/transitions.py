@@ -118,20 +118,36 @@ def apply_decision(
         if engine.is_root_unit(unit):
             run.current_step_index = unit.position
         transition.dispatches.append(Dispatch(row["id"], 0.0, row["timeout_seconds"]))
-    if decision.human is not None:
-        _open_human_task(session, run, decision.human, now, plan or run.plan, pending)
-        pending = []
-    if decision.status == RunStatus.COMPLETED:
-        _finish(session, run, now, decision.output_text, actor, plan or run.plan, pending)
-        pending = []
-    elif decision.status == RunStatus.FAILED:
-        error = decision.error or {"message": "run failed", "type": "error"}
-        _fail(session, run, now, error, actor, plan or run.plan, pending)
-        pending = []
+    if decision.human is not None or decision.status in (RunStatus.COMPLETED, RunStatus.FAILED):
+        with session.no_autoflush:  # the settle reads; the run row is written once, at commit
+            pending = _settle(session, run, decision, now, actor, plan or run.plan, pending)
     transition.unattached_events = pending
     if run.status in RunStatus.SETTLED:
         transition.settled_run_id = run.id
     return transition
+
+
+def _settle(
+    session: Session,
+    run: Run,
+    decision: engine.Decision,
+    now: datetime,
+    actor: str | None,
+    plan: dict[str, Any],
+    pending: list[dict[str, Any]],
+) -> list[dict[str, Any]]:
+    """Open the decision's human task and/or end the run; returns the events still unattached."""
+    if decision.human is not None:
+        _open_human_task(session, run, decision.human, now, plan, pending)
+        pending = []
+    if decision.status == RunStatus.COMPLETED:
+        _finish(session, run, now, decision.output_text, actor, plan, pending)
+        pending = []
+    elif decision.status == RunStatus.FAILED:
+        error = decision.error or {"message": "run failed", "type": "error"}
+        _fail(session, run, now, error, actor, plan, pending)
+        pending = []
+    return pending
 
 
 def _sync_position(run: Run, decision: engine.Decision) -> None:

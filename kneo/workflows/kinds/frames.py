@@ -14,6 +14,8 @@ import random
 from collections.abc import Mapping
 from typing import Any, Protocol
 
+import orjson
+
 from . import nested
 from .model import ROOT_FRAME, Decision, Unit
 
@@ -58,12 +60,21 @@ def normalized_error(error: Mapping[str, Any] | None) -> dict[str, Any]:
     return {"message": error.get("message") or "step failed", "type": error.get("type") or "error"}
 
 
+def _copy_state(state: Mapping[str, Any]) -> dict[str, Any]:
+    """A deep copy of a JSON-like engine state (a JSON round trip; ``deepcopy`` for anything else)."""
+    try:
+        copied: dict[str, Any] = orjson.loads(orjson.dumps(state))
+    except TypeError:
+        copied = copy.deepcopy(dict(state))
+    return copied
+
+
 class Ctx:
     """A working copy of the engine state plus the decision being built."""
 
     def __init__(self, plan: Mapping[str, Any], state: Mapping[str, Any], handlers: Mapping[str, KindHandler]):
         self.plan = plan
-        self.state: dict[str, Any] = copy.deepcopy(dict(state))
+        self.state: dict[str, Any] = _copy_state(state)
         self.decision = Decision(state=self.state)
         self.handlers = handlers
         for key, default in (("frames", {}), ("inflight", []), ("humans", []), ("visited", []), ("visited_nodes", [])):
