@@ -239,7 +239,9 @@ def test_cancelled_run_task_is_not_expired(stack: Api) -> None:
 
 def test_finished_run_task_is_only_closed(stack: Api) -> None:
     run = blocked(stack, gate_spec("fail", timeout=3600), "stale")
-    sql(stack, "UPDATE runs SET status='completed', error=NULL WHERE id=%s", run["run_id"])
+    # Another path finished the run: its stored blocked-run documents went with the change.
+    finished = "UPDATE runs SET status='completed', error=NULL, document=NULL, list_document=NULL WHERE id=%s"
+    sql(stack, finished, run["run_id"])
     sql(stack, "UPDATE human_tasks SET expires_at=now() WHERE run_id=%s", run["run_id"])
     wait_for(lambda: tasks(stack, run_id=run["run_id"])[0]["status"] == "closed", what="task closed")
     final = stack.run(run["run_id"])
