@@ -40,7 +40,8 @@ def fast_settings(database_url: str, **env: str) -> Settings:
 @contextmanager
 def migrated_engine(database_url: str) -> Iterator[Engine]:
     """An engine on ``database_url`` after the migrations ran once."""
-    engine = make_engine(fast_settings(database_url), pool_size=2, max_overflow=0)
+    # Pre-ping: the suite restarts PostgreSQL in its crash tests, which closes pooled connections.
+    engine = make_engine(fast_settings(database_url), pool_size=2, max_overflow=0, pool_pre_ping=True)
     migrate.upgrade(engine)
     try:
         yield engine
