@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import signal
 import subprocess
 import time
@@ -85,7 +86,7 @@ def test_flushall_with_runs_in_flight_every_run_completes(live: Api) -> None:
         assert final["visited_steps"] == ["s0", "s1", "s2"]
 
 
-def test_duplicated_step_message_changes_nothing(live: Api) -> None:
+def test_duplicated_step_message_changes_nothing(live: Api, monkeypatch: pytest.MonkeyPatch) -> None:
     run = live.create_run(specs.echo_chain(3), "dup")
     assert run["status"] == "completed"
     step_ids = [
@@ -97,9 +98,13 @@ def test_duplicated_step_message_changes_nothing(live: Api) -> None:
         )
     ]
     before = sql(live.database_url, "SELECT count(*) FROM checkpoints WHERE run_id=%s", run["run_id"])
-    from kneo.tasks.app import celery_app
+    celery_module = importlib.import_module("kneo.tasks.app")  # the package's ``app`` is the Celery app itself
 
-    celery_app.conf.broker_url = live.topology.env["KNEO_SERV_BROKER_URL"]
+    # An app of this test's own on the topology's broker; the process's app (the fast tier's
+    # in-memory broker) comes back when the test ends.
+    topology_app = celery_module.create_celery_app()
+    topology_app.conf.broker_url = live.topology.env["KNEO_SERV_BROKER_URL"]
+    monkeypatch.setattr(celery_module, "_app", topology_app)
     from kneo.tasks.dispatch import send_steps
     from kneo.workflows.transitions import Dispatch
 
