@@ -60,9 +60,18 @@ def _check(name: str, probe: Any) -> dict[str, Any]:
         return {"name": name, "ok": False, "error": type(exc).__name__, "message": str(exc).splitlines()[0][:300]}
 
 
-def _store() -> dict[str, Any]:
-    db().execute(select(Run.id).limit(1)).all()
-    return {}
+def _store(write: bool) -> Any:
+    """A probe of the run store through the write or the read connection pool (each must answer)."""
+
+    def probe() -> dict[str, Any]:
+        session = db(write=write)
+        try:
+            session.execute(select(Run.id).limit(1)).all()
+        finally:
+            session.rollback()  # a write transaction on SQLite holds the one writer's lock
+        return {}
+
+    return probe
 
 
 def _queue() -> dict[str, Any]:
@@ -102,8 +111,8 @@ def _secrets(names: tuple[str, ...], reference: Any) -> dict[str, Any]:
 def readiness() -> tuple[bool, dict[str, Any]]:
     checks = {
         "api": {"name": "api", "ok": True, "status": "ready"},
-        "run_state_store": _check("run_state_store", _store),
-        "continuation_store": _check("continuation_store", _store),
+        "run_state_store": _check("run_state_store", _store(write=True)),
+        "continuation_store": _check("continuation_store", _store(write=False)),
         "queue": _check("queue", _queue),
         "broker": _check("broker", _broker),
         "runtime_registry": {"name": "runtime_registry", "ok": True, "count": 2, "names": ["bridge", "native"]},
