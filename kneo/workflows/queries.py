@@ -121,16 +121,12 @@ def _count(session: Session, entity: Any, where: Sequence[ColumnElement[bool]], 
 
 def run_document(engine: Engine, run_id: str) -> bytes | None:
     """The stored ``GET /runs/{id}`` document of a settled run (None for another or unknown run):
-    one primary-key lookup on a pooled driver connection, no ORM."""
+    one primary-key lookup as a driver-level statement, no ORM and no statement compilation.
+    Through an engine connection, so a lost database is SQLAlchemy's error (the API's 503) and a
+    dead pooled connection is invalidated."""
     sql = "SELECT document FROM runs WHERE id = " + ("?" if engine.dialect.paramstyle == "qmark" else "%s")
-    connection = engine.raw_connection()
-    try:
-        cursor = connection.cursor()
-        cursor.execute(sql, (run_id,))
-        row = cursor.fetchone()
-        cursor.close()
-    finally:
-        connection.close()
+    with engine.connect() as connection:
+        row = connection.exec_driver_sql(sql, (run_id,)).first()
     return bytes(row[0]) if row is not None and row[0] is not None else None
 
 

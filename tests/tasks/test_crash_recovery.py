@@ -144,8 +144,12 @@ def _pg_cluster(action: str) -> None:
 
 def test_postgres_restart_gives_503_then_recovers(live: Api) -> None:
     assert live.call("GET", "/readyz", role=None).status_code == 200
+    settled = live.create_run(specs.echo_chain(1), "before restart")
     _pg_cluster("stop")
     try:
+        stored = live.call("GET", f"/v1/runs/{settled['run_id']}")  # a settled run's stored document
+        assert stored.status_code == 503
+        assert stored.json()["detail"]["error"] == "database_unavailable"
         ready = live.call("GET", "/v1/readyz", role=None)
         assert ready.status_code == 503
         assert ready.json()["detail"]["error"] == "not_ready"
@@ -161,6 +165,7 @@ def test_postgres_restart_gives_503_then_recovers(live: Api) -> None:
         time.sleep(0.5)
     run = live.create_run(specs.echo_chain(2), "after restart")
     assert run["status"] == "completed"
+    assert live.run(settled["run_id"])["status"] == "completed"
 
 
 def test_crash_conformance_postgres_restart(tmp_path: Path) -> None:
