@@ -5,33 +5,8 @@ from __future__ import annotations
 import pytest
 
 from kneo.auth.keys import ANONYMOUS, ENTRY_FORMAT_ERROR, ROLE_SCOPES, ApiKeyRecord, authenticate, parse_api_keys
+from tests.support.scopes import CONTRACT_SCOPES
 
-CONTRACT_SCOPES = {
-    "admin": {"*"},
-    "operator": {
-        "runs:read",
-        "runs:write",
-        "specs:read",
-        "human:read",
-        "audit:read",
-        "credentials:read",
-        "policies:read",
-        "policies:write",
-    },
-    "reviewer": {"runs:read", "human:read", "human:write", "audit:read"},
-    "service": {
-        "runs:read",
-        "runs:write",
-        "specs:read",
-        "human:read",
-        "human:write",
-        "audit:read",
-        "audit:write",
-        "credentials:read",
-        "policies:read",
-    },
-    "viewer": {"runs:read", "specs:read", "human:read", "audit:read"},
-}
 ROUTE_SCOPES = [
     "runs:read",
     "runs:write",

@@ -8,36 +8,11 @@ from typing import Any
 import pytest
 
 from tests.support import specs
+from tests.support.scopes import CONTRACT_SCOPES
 from tests.support.services import Api
 
 pytestmark = pytest.mark.e2e
 
-ROLE_SCOPES = {
-    "admin": {"*"},
-    "operator": {
-        "runs:read",
-        "runs:write",
-        "specs:read",
-        "human:read",
-        "audit:read",
-        "credentials:read",
-        "policies:read",
-        "policies:write",
-    },
-    "reviewer": {"runs:read", "human:read", "human:write", "audit:read"},
-    "viewer": {"runs:read", "specs:read", "human:read", "audit:read"},
-    "service": {
-        "runs:read",
-        "runs:write",
-        "specs:read",
-        "human:read",
-        "human:write",
-        "audit:read",
-        "audit:write",
-        "credentials:read",
-        "policies:read",
-    },
-}
 ECHO = specs.echo_chain(2)
 
 
@@ -90,12 +65,12 @@ ROUTES: list[Route] = [
 
 
 def allowed(role: str, scope: str) -> bool:
-    scopes = ROLE_SCOPES[role]
+    scopes = CONTRACT_SCOPES[role]
     return "*" in scopes or scope in scopes
 
 
 @pytest.mark.parametrize("prefix", ["", "/v1"])
-@pytest.mark.parametrize("role", sorted(ROLE_SCOPES))
+@pytest.mark.parametrize("role", sorted(CONTRACT_SCOPES))
 @pytest.mark.parametrize(("method", "template", "scope", "body"), ROUTES, ids=[f"{m} {p}" for m, p, _, _ in ROUTES])
 def test_route_scope(
     stack: Api, prefix: str, role: str, method: str, template: str, scope: str, body: Callable[[Api], dict[str, Any]]
